@@ -1,0 +1,49 @@
+"""The ``sagehealth`` console command: mounts every command module in ``app/commands``.
+
+Command modules register themselves through ``register(app)``; a module that fails to import
+because an optional part is missing does not take the whole CLI down.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import pkgutil
+
+import typer
+
+import app.commands as commands_pkg
+
+app = typer.Typer(name="sagehealth", help="Governed, traced clinical AI agents over your own data, offline.", no_args_is_help=True, pretty_exceptions_show_locals=False)
+
+
+def _offline_defaults() -> None:
+    # The system never reaches a model hub or telemetry service at run time.
+    for key, value in {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "",
+        "TOKENIZERS_PARALLELISM": "false",
+    }.items():
+        os.environ.setdefault(key, value)
+
+
+def _register_all() -> None:
+    for info in sorted(pkgutil.iter_modules(commands_pkg.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"app.commands.{info.name}")
+        register = getattr(module, "register", None)
+        if callable(register):
+            register(app)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    _offline_defaults()
+    logging.basicConfig(level=os.environ.get("SAGE_LOG_LEVEL", "WARNING"))
+    _register_all()
+    app()
+
+
+if __name__ == "__main__":
+    main()

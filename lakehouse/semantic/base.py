@@ -1,0 +1,110 @@
+"""The semantic-store interface: one API, two Qdrant backends (embedded Edge, qdrant-client).
+
+Callers (ingestion, retrieval tools, feedback) depend on :class:`SemanticStore` only. Both
+implementations pass the same parametrized test suite (``tests/lakehouse/test_semantic.py``),
+so switching from the embedded shard to a server is a setting (``SAGE_QDRANT_URL``).
+
+Point ids: Qdrant wants an integer or UUID, our cases have string ids (``CXR10``); backends
+map them with :func:`point_id` (UUIDv5) and keep the case id in the payload as ``case_id``.
+Access tags (``site``, ``consent``, ``sensitivity``) are ordinary payload fields that callers
+always pass as filters, so unauthorised points are never scored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+from lakehouse.findings import FindingState
+
+_NAMESPACE = uuid.UUID("6f1c3a52-8a0e-4b0e-9a59-3d1f6c2b7e10")
+
+# Payload fields with an index (keyword unless noted); filters on other fields are refused.
+INDEXED_FIELDS: dict[str, str] = {
+    "case_id": "keyword",
+    "patient_id": "keyword",
+    "split": "keyword",
+    "site": "keyword",
+    "consent": "keyword",
+    "sensitivity": "integer",
+    "positive_findings": "keyword",
+    "label_version": "integer",
+}
+
+
+def point_id(case_id: str) -> str:
+    """Deterministic UUID for a case id, identical across backends and runs."""
+    return str(uuid.uuid5(_NAMESPACE, case_id))
+
+
+class CasePoint(BaseModel):
+    """One case in the semantic tier: named vectors plus payload (labels, tags, provenance)."""
+
+    case_id: str
+    vectors: dict[str, list[float]] = Field(description="Named vectors, e.g. {'text': [...384 floats]}.")
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class SearchFilter(BaseModel):
+    """Payload conditions, all ANDed. ``None`` / empty means no condition on that field."""
+
+    findings: dict[str, FindingState] = Field(default_factory=dict, description="Required label state per finding key (payload labels.<key>).")
+    any_positive: list[str] = Field(default_factory=list, description="At least one of these findings must be present.")
+    sites: list[str] | None = Field(None, description="Allowed site tags.")
+    consents: list[str] | None = Field(None, description="Allowed consent tags.")
+    max_sensitivity: int | None = Field(None, description="Highest sensitivity level the caller may see.")
+    split: str | None = Field(None, description="Only this split ('train' or 'test').")
+    exclude_ids: list[str] = Field(default_factory=list, description="Case ids never returned (e.g. the query case itself).")
+    patient_id: str | None = None
+
+
+class SearchHit(BaseModel):
+    """A scored case with its payload."""
+
+    case_id: str
+    score: float
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@runtime_checkable
+class SemanticStore(Protocol):
+    """Operations every backend provides; semantics identical across backends."""
+
+    def ensure_collection(self, vectors: dict[str, int]) -> None:
+        """Create the collection (named vectors -> dimension, cosine) and payload indexes if missing."""
+
+    def upsert(self, points: Sequence[CasePoint], batch_size: int = 256) -> None:
+        """Insert or replace points, in batches."""
+
+    def search(self, vector: Sequence[float], *, using: str = "text", filter: SearchFilter | None = None, limit: int = 10) -> list[SearchHit]:
+        """Top-``limit`` cases by cosine similarity on the named vector, filters applied inside the engine."""
+
+    def search_batch(self, vectors: Sequence[Sequence[float]], *, using: str = "text", filters: Sequence[SearchFilter | None] | None = None, limit: int = 10) -> list[list[SearchHit]]:
+        """Several searches in one call (batch report generation)."""
+
+    def retrieve(self, case_ids: Sequence[str], with_vectors: bool = False) -> list[CasePoint]:
+        """Points by case id (missing ids are skipped), in the order asked."""
+
+    def set_payload(self, case_id: str, payload: dict[str, Any]) -> None:
+        """Merge ``payload`` into one point's payload (relabelling)."""
+
+    def delete(self, case_ids: Sequence[str]) -> None:
+        """Remove points (used to roll back a failed ingest batch)."""
+
+    def count(self, filter: SearchFilter | None = None) -> int:
+        """Number of points matching the filter."""
+
+    def scroll(self, filter: SearchFilter | None = None, limit: int = 1000) -> list[CasePoint]:
+        """Points matching the filter, without scoring."""
+
+    def optimize(self, progress: ProgressCallback | None = None) -> None:
+        """Build indexes after a bulk load (HNSW on Edge; a no-op on a server)."""
+
+    def close(self) -> None:
+        """Release files and locks."""
