@@ -22,6 +22,11 @@ from lakehouse.findings import FindingState
 
 _NAMESPACE = uuid.UUID("6f1c3a52-8a0e-4b0e-9a59-3d1f6c2b7e10")
 
+# Named vectors of a case point -> dimension. "text": the findings text; "abnormal": only the
+# sentences that state a present finding (so retrieval is not dominated by normal boilerplate);
+# "image": the image encoder's embedding (points without an image simply lack it).
+VECTORS: dict[str, int] = {"text": 384, "abnormal": 384, "image": 512}
+
 # Payload fields with an index (keyword unless noted); filters on other fields are refused.
 INDEXED_FIELDS: dict[str, str] = {
     "case_id": "keyword",
