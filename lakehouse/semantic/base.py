@@ -18,7 +18,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from lakehouse.findings import FindingState
+from core.errors import SageError
+from lakehouse.findings import FINDING_KEYS, FindingState
 
 _NAMESPACE = uuid.UUID("6f1c3a52-8a0e-4b0e-9a59-3d1f6c2b7e10")
 
@@ -40,6 +41,34 @@ INDEXED_FIELDS: dict[str, str] = {
 }
 
 
+# Label states live nested in the payload ("labels": {"edema": "present"}); each finding key gets
+# its own keyword index so SearchFilter.findings is answered from an index, not a payload scan.
+LABEL_FIELDS: dict[str, str] = {f"labels.{key}": "keyword" for key in FINDING_KEYS}
+
+# Every payload index a backend creates in ensure_collection.
+PAYLOAD_INDEXES: dict[str, str] = {**INDEXED_FIELDS, **LABEL_FIELDS}
+
+
+class SemanticStoreError(SageError):
+    """Base class of semantic-tier failures."""
+
+
+class StoreLockedError(SemanticStoreError):
+    """The embedded shard is held by another process (Qdrant Edge allows one writer)."""
+
+
+class CollectionMissingError(SemanticStoreError):
+    """The collection or shard has not been created yet (nothing ingested)."""
+
+
+class PointNotFoundError(SemanticStoreError):
+    """An operation named a case id that has no point in the collection."""
+
+
+class InvalidFilterError(SemanticStoreError):
+    """A SearchFilter names an unknown finding or an impossible condition."""
+
+
 def point_id(case_id: str) -> str:
     """Deterministic UUID for a case id, identical across backends and runs."""
     return str(uuid.uuid5(_NAMESPACE, case_id))
@@ -54,7 +83,11 @@ class CasePoint(BaseModel):
 
 
 class SearchFilter(BaseModel):
-    """Payload conditions, all ANDed. ``None`` / empty means no condition on that field."""
+    """Payload conditions, all ANDed. ``None`` / empty means no condition on that field.
+
+    Exception, so access control fails closed: an *empty* allow-list (``sites=[]`` or
+    ``consents=[]``) allows nothing and matches no point; only ``None`` means "any".
+    """
 
     findings: dict[str, FindingState] = Field(default_factory=dict, description="Required label state per finding key (payload labels.<key>).")
     any_positive: list[str] = Field(default_factory=list, description="At least one of these findings must be present.")

@@ -1,0 +1,76 @@
+"""Chat agents: route each turn to a clinical task, or decline it with a reason.
+
+A chat turn is a free-text request: the planner's embedding router picks the task (or finds
+none: out of scope), the injection heuristics screen it, and the task's input is built from the
+text. The answer node (``graphs.chat``) runs the clinical graph and replies; declined turns get
+a reply saying why, so the conversation never silently drops a message.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from agents.base import RunContext, agent_span
+from agents.guards import injection_hits
+from agents.planner import input_from_text, plan_request, validate_input
+from agents.tasks.base import get_task
+from core.errors import SageError
+from core.telemetry import Attr
+
+ANSWER_KEYS = ("answer", "impression", "summary", "text", "draft")
+
+
+def last_user_text(state: dict[str, Any]) -> str:
+    """The newest human message of the thread."""
+    for message in reversed(state.get("messages", [])):
+        if isinstance(message, HumanMessage):
+            return str(message.content)
+    return ""
+
+
+def chat_router(state: dict[str, Any], runtime: Runtime[RunContext]) -> Command[Literal["answer", "decline"]]:
+    """Graph node: decide which task serves this turn, or decline it."""
+    ctx = runtime.context
+    text = last_user_text(state)
+    with agent_span("planner", state) as span:
+        try:
+            if hits := injection_hits(text):
+                raise SageError("the message looks like an attempt to override my instructions", hint=f"matched in {hits}")
+            decision = plan_request(ctx.settings, role=ctx.role, text=text)
+            spec = get_task(decision.plan.task)
+            task_input = validate_input(spec, input_from_text(spec, text))
+        except SageError as exc:
+            span.set_attribute(Attr.ROUTE, "decline")
+            span.set_attribute(Attr.ROUTE_REASON, exc.message)
+            return Command(update={"status": "denied", "error": {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint, "agent": "planner"}}, goto="decline")
+        span.set_attribute(Attr.ROUTE, spec.name)
+        span.set_attribute(Attr.ROUTE_REASON, decision.reason)
+    update = {"request": {"task": spec.name, "input": task_input, "text": text}, "route_reason": decision.reason, "status": "running", "error": None}
+    return Command(update=update, goto="answer")
+
+
+def decline(state: dict[str, Any]) -> dict[str, Any]:
+    """Graph node: reply with the reason the turn cannot be served."""
+    error = state.get("error") or {}
+    text = f"I can't help with that: {error.get('message', 'out of scope')}."
+    if error.get("hint"):
+        text += f" ({error['hint']})"
+    return {"messages": [AIMessage(content=text)]}
+
+
+def answer_text(task: str, result: dict[str, Any]) -> str:
+    """A readable reply from a clinical run's outcome (output, evidence, status)."""
+    if result.get("status") != "done":
+        error = result.get("error") or {}
+        if result.get("status") == "review":
+            return f"The {task} draft needs a clinician's review before I can share it (sagehealth review list)."
+        return f"I could not complete the {task} task: {error.get('message', result.get('status'))}."
+    output = result.get("output") or {}
+    body = next((str(output[k]) for k in ANSWER_KEYS if output.get(k)), json.dumps(output, default=str)[:1500])
+    ids = (result.get("evidence") or {}).get("ids", [])
+    return body + (f"\n\nEvidence: {', '.join(map(str, ids[:10]))}" if ids else "")

@@ -1,0 +1,126 @@
+"""Governance agent: the gate before any data is touched and the check on every output.
+
+Pre-check (``governance_pre``): the policy pack must allow the task for the caller's role and
+purpose (an unknown role or purpose is denied by the pack), and the request must not look like
+prompt injection. Post-check (``governance_post``): PHI in the output is redacted, citations
+must point at evidence the data agent actually gathered, injected instructions in the output
+are flagged, and weak evidence (top similarity under the pack's threshold) or uncertain
+findings send the output to a human through ``interrupt()``; the reviewer approves, edits or
+rejects it (``sagehealth review``), and the run resumes from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+from agents.base import RunContext, run_agent
+from agents.guards import cited_ids, injection_hits, set_path, strings_in
+from agents.workers import task_and_input
+from core.telemetry import Attr
+from tools.resources import policy_engine
+
+REVIEW_ACTIONS = ("approve", "edit", "reject")
+
+
+def _decision(state: dict[str, Any], stage: str, effect: str, reason: str, rule: str | None = None) -> dict[str, Any]:
+    return {"stage": stage, "agent": "governance", "effect": effect, "reason": reason, "rule": rule, "run_id": state.get("run_id")}
+
+
+def governance_pre(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Graph node: allow or deny the request before any data agent runs."""
+
+    def body(ctx: Any, span: Any) -> dict[str, Any]:
+        request = state["request"]
+        verdict = ctx.call_tool("policy_check", {"action": f"task:{request['task']}"})
+        decisions = [_decision(state, "pre", verdict.effect, verdict.reason or f"task {request['task']!r} for role {ctx.role!r}, purpose {ctx.purpose!r}", verdict.rule)]
+        hits = injection_hits({"text": request.get("text", ""), "input": request.get("input", {})})
+        if hits:
+            decisions.append(_decision(state, "pre", "deny", f"possible prompt injection in {', '.join(hits)}", "injection-heuristics"))
+        denied = next((d for d in decisions if d["effect"] == "deny"), None)
+        span.set_attribute(Attr.POLICY_EFFECT, "deny" if denied else "allow")
+        if denied:
+            return {"policy_decisions": decisions, "status": "denied", "error": {"type": "PolicyDenied", "message": denied["reason"], "hint": "ask an administrator for a role/purpose that allows this task", "agent": "governance_pre"}}
+        return {"policy_decisions": decisions}
+
+    return run_agent("governance_pre", "governance", state, runtime.context, body)
+
+
+def _pack(ctx: RunContext) -> Any:
+    """The active policy pack (thresholds for review, what to do with PHI in outputs)."""
+    return policy_engine(ctx.settings).pack
+
+
+def _review_reasons(state: dict[str, Any], output: dict[str, Any], ctx: RunContext) -> list[str]:
+    evidence = state.get("evidence") or {}
+    reasons: list[str] = []
+    missing = cited_ids(output) - {str(i) for i in evidence.get("ids", [])}
+    if missing:
+        reasons.append(f"output cites ids not in the evidence: {sorted(missing)}")
+    if hits := injection_hits(output):
+        reasons.append(f"instruction-like text in output fields {hits}")
+    pack = _pack(ctx)
+    min_sim, review_uncertain = float(pack.min_retrieval_similarity), bool(pack.review_on_uncertain_findings)
+    scores = [float(c["score"]) for c in evidence.get("cases", []) if isinstance(c, dict) and "score" in c]
+    if scores and max(scores) < min_sim:
+        reasons.append(f"low retrieval similarity: best {max(scores):.2f} < pack threshold {min_sim:.2f}")
+    uncertain = output.get("uncertain") or output.get("uncertain_findings") or []
+    if review_uncertain and uncertain:
+        reasons.append(f"uncertain findings: {sorted(uncertain)}")
+    return reasons
+
+
+def governance_post(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Graph node: redact, check grounding, and pause for human review when needed."""
+    context = runtime.context
+
+    def body(ctx: Any, span: Any) -> dict[str, Any]:
+        output = copy.deepcopy(state.get("output") or {})
+        decisions: list[dict[str, Any]] = []
+        redacted: list[str] = []
+        for path, text in list(strings_in(output)):
+            if text.strip():
+                result = ctx.call_tool("redact_phi", {"text": text})
+                if result.entities:
+                    set_path(output, path, result.text)
+                    redacted.append(f"{path} ({', '.join(sorted({e['type'] for e in result.entities}))})")
+        if redacted and _pack(context).phi_output == "deny":
+            reason = f"PHI in output fields {'; '.join(redacted)}; the pack denies such outputs"
+            decisions.append(_decision(state, "post", "deny", reason, "phi"))
+            span.set_attribute(Attr.POLICY_EFFECT, "deny")
+            return {"output": None, "policy_decisions": decisions, "status": "denied", "error": {"type": "PolicyDenied", "message": reason, "hint": "remove identifiers from the request", "agent": "governance_post"}}
+        if redacted:
+            decisions.append(_decision(state, "post", "redact", f"PHI redacted in {'; '.join(redacted)}", "phi"))
+        reasons = _review_reasons(state, output, context)
+        if not reasons:
+            decisions.append(_decision(state, "post", "allow", "output grounded in evidence, no PHI left", "post-check"))
+            span.set_attribute(Attr.POLICY_EFFECT, "redact" if redacted else "allow")
+            return {"output": output, "policy_decisions": decisions}
+        span.set_attribute(Attr.POLICY_EFFECT, "review")
+        spec, _ = task_and_input(state)
+        answer = interrupt({"run_id": state.get("run_id"), "thread_id": state.get("thread_id"), "task": spec.name, "reasons": reasons, "output": output, "actions": list(REVIEW_ACTIONS)})
+        return _apply_review(state, spec, output, answer, decisions, reasons)
+
+    return run_agent("governance_post", "governance", state, context, body)
+
+
+def _apply_review(state: dict[str, Any], spec: Any, output: dict[str, Any], answer: Any, decisions: list[dict[str, Any]], reasons: list[str]) -> dict[str, Any]:
+    answer = answer if isinstance(answer, dict) else {"action": str(answer)}
+    action = answer.get("action")
+    who = answer.get("reviewer", "reviewer")
+    why = f"{who}: {answer.get('note') or action} (review asked because: {'; '.join(reasons)})"
+    if action == "approve":
+        return {"output": output, "policy_decisions": [*decisions, _decision(state, "review", "allow", why, "human-review")]}
+    if action == "edit":
+        edited = spec.output_model.model_validate({**output, **(answer.get("output") or {})}).model_dump(mode="json")
+        return {"output": edited, "policy_decisions": [*decisions, _decision(state, "review", "allow", f"edited by {why}", "human-review")]}
+    reason = f"rejected by {why}" if action == "reject" else f"unknown review action {action!r} from {who}; treated as reject"
+    return {
+        "output": None,
+        "status": "denied",
+        "error": {"type": "ReviewRejected", "message": reason, "hint": "revise the request and run it again", "agent": "governance_post"},
+        "policy_decisions": [*decisions, _decision(state, "review", "deny", reason, "human-review")],
+    }

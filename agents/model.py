@@ -1,0 +1,31 @@
+"""Model agent: runs ``spec.generate`` with the model and adapter chosen by the run's Context.
+
+The model name and adapter come from the Context (or settings defaults), never from the
+request, and are recorded on the agent span; tasks without a generate step skip this agent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agents.base import RunContext, run_agent
+from agents.workers import jsonable, task_and_input
+from core.telemetry import Attr
+
+
+def model_agent(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Graph node: run the task's generate step (``None`` drafts when the task has none)."""
+    context = runtime.context
+
+    def body(ctx: Any, span: Any) -> dict[str, Any]:
+        spec, task_input = task_and_input(state)
+        span.set_attribute(Attr.REQUEST_MODEL, context.model_name)
+        if context.adapter_name:
+            span.set_attribute(Attr.ADAPTER, context.adapter_name)
+        if spec.generate is None:
+            return {"drafts": None}
+        return {"drafts": jsonable(spec.generate(ctx, task_input, state.get("evidence") or {}))}
+
+    return run_agent("model", "model", state, context, body)

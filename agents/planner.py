@@ -1,0 +1,164 @@
+"""Planner agent: turns a request into a validated plan and routes to the next agent.
+
+Known task -> a deterministic plan read off the TaskSpec (its tools split by agent). Free text
+-> a task chosen by embedding similarity (or, by setting, a model-proposed plan that is
+validated and repaired before use). After every agent the graph returns here; the planner
+routes to the next plan step, or ends the run when the plan is done or a step failed/denied.
+Its span carries the route and the reason (``sage.route``, ``sage.route.reason``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langgraph.graph import END
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+from pydantic import BaseModel, ValidationError
+
+from agents.base import RunContext, agent_span, error_record
+from agents.plan import NODE_AGENT, Plan, PlanError, PlanStep, repair_plan
+from agents.routing import OutOfScopeError, llm_plan_proposal, route_by_embedding
+from agents.tasks.base import TaskSpec, all_tasks, get_task
+from core.errors import SageError
+from core.settings import Settings
+from core.telemetry import Attr
+from tools.registry import tools_for_agent
+from tools.resources import policy_engine
+from tools.governance import decision_fields
+
+log = logging.getLogger(__name__)
+
+Next = Literal["governance_pre", "data", "model", "task", "governance_post", "__end__"]
+
+
+class TaskInputError(SageError):
+    """The request input does not match the task's input model."""
+
+
+@dataclass
+class PlanDecision:
+    """What the planner decided for a request (``sagehealth plan`` prints this)."""
+
+    plan: Plan
+    route: str
+    reason: str
+    repairs: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON view: task, route, tools, reason, steps, repairs."""
+        tools = [t for s in self.plan.steps for t in s.tools]
+        return {"task": self.plan.task, "route": self.route, "tools": tools, "reason": self.reason, "steps": [s.model_dump() for s in self.plan.steps], "repairs": self.repairs}
+
+
+def role_allows(settings: Settings, role: str) -> Any:
+    """Predicate: may ``role`` use tool ``name`` under the active pack?"""
+    engine = policy_engine(settings)
+    return lambda name: decision_fields(engine.check_tool(role, name))["effect"] != "deny"
+
+
+def plan_for_task(spec: TaskSpec, allows: Any) -> Plan:
+    """The deterministic plan of a known task: governance, data, [model], task, governance."""
+    needed = set(spec.tools)
+
+    def step(agent: str, extra: tuple[str, ...] = ()) -> PlanStep:
+        tools = sorted((needed | set(extra)) & tools_for_agent(NODE_AGENT[agent]))
+        return PlanStep(agent=agent, tools=[t for t in tools if allows(t)], reason=f"{agent} step of task {spec.name!r}")  # type: ignore[arg-type]
+
+    steps = [step("governance_pre", ("policy_check",)), step("data")]
+    if spec.generate is not None:
+        steps.append(step("model", ("generate_text",)))
+    steps += [step("task"), step("governance_post", ("redact_phi",))]
+    return Plan(task=spec.name, steps=steps, route_reason=f"task {spec.name!r} requested explicitly")
+
+
+def plan_request(settings: Settings, *, role: str, task: str | None = None, text: str = "", routing: str = "embedding", model_name: str | None = None) -> PlanDecision:
+    """Plan a request without executing anything. Raises UnknownTaskError / OutOfScopeError."""
+    allows = role_allows(settings, role)
+    if task:
+        plan = plan_for_task(get_task(task), allows)
+        return PlanDecision(plan=plan, route="task", reason=plan.route_reason)
+    if routing == "llm":
+        try:
+            proposal = llm_plan_proposal(settings, model_name or settings.chat_model, text)
+            specs = {s.name: s for s in all_tasks()}
+            plan, repairs = repair_plan(proposal, known_tasks=specs, agent_tools=tools_for_agent, role_allows=allows, needs_model=lambda t: specs[t].generate is not None)
+            return PlanDecision(plan=plan, route="llm", reason=plan.route_reason or "model-proposed plan", repairs=repairs)
+        except (PlanError, ValueError) as exc:
+            log.info("LLM plan unusable (%s); falling back to embedding routing", exc)
+            fallback = f"LLM plan rejected ({exc}); "
+        else:  # pragma: no cover - returns above
+            fallback = ""
+    else:
+        fallback = ""
+    route = route_by_embedding(settings, text)
+    plan = plan_for_task(get_task(route.task), allows)
+    return PlanDecision(plan=plan, route="embedding", reason=fallback + route.reason)
+
+
+def input_from_text(spec: TaskSpec, text: str) -> dict[str, Any]:
+    """Input for a free-text request: the task's ``from_text`` if it has one, else its first text field."""
+    from_text = getattr(spec.input_model, "from_text", None)
+    if callable(from_text):
+        built = from_text(text)
+        return built.model_dump(mode="json") if isinstance(built, BaseModel) else dict(built)
+    for name, info in spec.input_model.model_fields.items():
+        if info.annotation is str:
+            return {name: text}
+    return {}
+
+
+def validate_input(spec: TaskSpec, data: dict[str, Any]) -> dict[str, Any]:
+    """The task input validated by its model, or a TaskInputError naming the bad fields."""
+    try:
+        return spec.input_model.model_validate(data).model_dump(mode="json")
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(input)'}: {e['msg']}" for e in exc.errors(include_url=False))
+        fields = ", ".join(f"{n}{'' if f.is_required() else '?'}" for n, f in spec.input_model.model_fields.items())
+        raise TaskInputError(f"invalid input for task {spec.name!r}: {problems}", hint=f"fields of {spec.name}: {fields}") from None
+
+
+def planner(state: dict[str, Any], runtime: Runtime[RunContext]) -> Command[Next]:
+    """Graph node: plan on first visit, then route to the next step until done."""
+    ctx = runtime.context
+    with agent_span("planner", state) as span:
+        update: dict[str, Any] = {}
+        if not state.get("plan") and state.get("status", "running") == "running":
+            update = _initial_plan(state, ctx)
+        merged = {**state, **update}
+        step = int(merged.get("step", 0))
+        plan = merged.get("plan") or []
+        status = merged.get("status", "running")
+        if status != "running":
+            goto, reason = END, f"run {status}: {(merged.get('error') or {}).get('message', 'stopped')}"
+        elif step >= len(plan):
+            goto, reason = END, "plan complete"
+            update["status"] = "done"
+        else:
+            goto, reason = plan[step]["agent"], plan[step].get("reason") or f"step {step + 1} of {len(plan)}"
+        if step == 0 and merged.get("route_reason") and goto != END:
+            reason = merged["route_reason"]
+        span.set_attribute(Attr.ROUTE, goto)
+        span.set_attribute(Attr.ROUTE_REASON, reason)
+    return Command(update=update, goto=goto)
+
+
+def _initial_plan(state: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    request = state["request"]
+    try:
+        decision = plan_request(ctx.settings, role=ctx.role, task=request.get("task"), text=request.get("text", ""), routing=ctx.routing, model_name=ctx.model_name)
+        spec = get_task(decision.plan.task)
+        data = request.get("input") or input_from_text(spec, request.get("text", ""))
+        validated = validate_input(spec, data)
+    except (OutOfScopeError, SageError) as exc:
+        decision_record = {"stage": "plan", "effect": "deny", "reason": exc.message, "rule": "routing", "run_id": state.get("run_id")}
+        return {"status": "denied" if isinstance(exc, OutOfScopeError) else "failed", "error": error_record(exc, "planner"), "policy_decisions": [decision_record]}
+    return {
+        "plan": [s.model_dump() for s in decision.plan.steps],
+        "step": 0,
+        "route_reason": decision.reason + (f" [repairs: {'; '.join(decision.repairs)}]" if decision.repairs else ""),
+        "request": {"task": spec.name, "input": validated, "text": request.get("text", "")},
+    }
+

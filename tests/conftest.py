@@ -1,0 +1,30 @@
+"""Shared fixtures: one small real lakehouse per test run, built offline in a temporary SAGE_HOME."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from core.settings import Settings
+
+# Session-scoped fixtures cannot use monkeypatch; only offline switches are set, and only if unset.
+for _key, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}.items():
+    os.environ.setdefault(_key, _value)
+
+SMALL_LAKEHOUSE_REPORTS = 300
+
+
+@pytest.fixture(scope="session")
+def small_lakehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A real two-tier lakehouse with the first 300 Indiana reports (by id) and their synthetic FHIR records.
+
+    Built once per test run through the same ``ingest_default`` users run; read-only for tests
+    (a test that writes builds its own lakehouse under ``tmp_path``).
+    """
+    from lakehouse.ingest.pipeline import ingest_default
+
+    settings = Settings(home=tmp_path_factory.mktemp("sage-home"))
+    report = ingest_default(settings, limit=SMALL_LAKEHOUSE_REPORTS, progress=False)
+    assert report.tables["reports"].new > 0, report.errors
+    return settings

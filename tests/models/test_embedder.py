@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from core.settings import Settings
+from core.telemetry import Attr, configure_tracing
+from models.embedder import TextEmbedder
+
+
+@pytest.fixture(scope="module")
+def embedder() -> TextEmbedder:
+    return TextEmbedder.from_settings(Settings(device="cpu"))
+
+
+def test_shape_dtype_and_unit_norm(embedder: TextEmbedder) -> None:
+    vectors = embedder.embed(["Small left pleural effusion.", "Heart size is normal."])
+    assert vectors.shape == (2, 384) and vectors.dtype == np.float32
+    assert embedder.dim == 384 and embedder.name == "all-MiniLM-L6-v2"
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_empty_input_gives_empty_matrix(embedder: TextEmbedder) -> None:
+    assert embedder.embed([]).shape == (0, 384)
+
+
+def test_similar_sentences_are_closer_than_unrelated(embedder: TextEmbedder) -> None:
+    a, b, c = embedder.embed([
+        "There is a large right pleural effusion.",
+        "Large effusion in the right pleural space.",
+        "The patient was prescribed metformin for diabetes.",
+    ])
+    assert float(a @ b) > float(a @ c) + 0.2
+
+
+def test_matches_sentence_transformers_reference(embedder: TextEmbedder) -> None:
+    # First components of all-MiniLM-L6-v2("hello world") as published by sentence-transformers.
+    v = embedder.embed(["hello world"])[0]
+    np.testing.assert_allclose(v[:5], [-0.0344773, 0.0310232, 0.0067350, 0.0261090, -0.0393620], atol=1e-4)
+
+
+def test_deterministic_and_order_preserved_with_mixed_lengths(embedder: TextEmbedder) -> None:
+    texts = ["Cardiomegaly.", "No acute disease. " * 40, "Pneumothorax on the left side with mediastinal shift.", "", "Edema."]
+    small = TextEmbedder(embedder.folder, batch_size=2)
+    together = small.embed(texts)
+    one_by_one = np.vstack([embedder.embed([t]) for t in texts])
+    np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+    np.testing.assert_array_equal(embedder.embed(texts), embedder.embed(texts))
+
+
+def test_from_settings_loads_once(embedder: TextEmbedder) -> None:
+    assert TextEmbedder.from_settings(Settings(device="cpu")) is embedder
+
+
+def test_emits_embeddings_span(embedder: TextEmbedder, tmp_path) -> None:
+    exporter = InMemorySpanExporter()
+    configure_tracing(Settings(home=tmp_path, telemetry_exporter="none"), extra=exporter)
+    embedder.embed(["Right lower lobe pneumonia."])
+    spans = [s for s in exporter.get_finished_spans() if s.name == "embeddings all-MiniLM-L6-v2"]
+    assert spans, "no embeddings span recorded"
+    attrs = spans[-1].attributes or {}
+    assert attrs[Attr.OPERATION] == "embeddings" and attrs[Attr.REQUEST_MODEL] == "all-MiniLM-L6-v2"
+    assert int(attrs[Attr.INPUT_TOKENS]) > 2

@@ -1,0 +1,149 @@
+"""The one way agents (and task steps, via ``TaskContext.call_tool``) call tools.
+
+Every call goes through the same gate, in this order:
+
+1. the tool exists and belongs to the calling agent's tool set (least privilege);
+2. the active policy pack allows it for the caller's role (``PolicyEngine.check_tool``);
+3. the arguments validate against the tool's pydantic schema;
+4. policy access filters (site, consent, sensitivity; SQL table/column scope) are forced into
+   the call's injected dependencies, so retrieval never scores what the caller may not see;
+5. the call runs inside an ``execute_tool {name}`` span and is written to the audit log
+   (allowed, denied or failed; arguments are summarised, never logged verbatim: PHI).
+
+Denials raise :class:`ToolDeniedError`, backend failures :class:`ToolExecutionError`; both are
+also kept in :attr:`GovernedInvoker.calls` / :attr:`decisions` so the graph records them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from opentelemetry.trace import Status, StatusCode
+from pydantic import ValidationError
+
+from core.errors import SageError
+from core.telemetry import Attr, get_tracer
+from tools.base import ToolDeniedError, ToolDeps, ToolError, ToolExecutionError, ToolResult
+from tools.registry import as_structured_tool, get_tool, tools_for_agent
+from tools.resources import audit_log, policy_engine
+from tools.governance import decision_fields
+
+log = logging.getLogger(__name__)
+
+RETRIEVAL_TOOLS = frozenset({"retrieve_similar_cases"})
+# The governance agent's own tools act for governance, not for the caller's data access:
+# every role's requests must be checkable and redactable, so the role check does not apply.
+GOVERNANCE_TOOLS = frozenset({"policy_check", "redact_phi"})
+SQL_TOOLS = frozenset({"query_records", "get_patient_record"})
+
+
+def sql_scope(policy: Any) -> dict[str, Any]:
+    """A role's SQL scope for the query engine: readable tables (with history) and hidden columns."""
+    tables = None if "*" in policy.allowed_tables else {n for t in policy.allowed_tables for n in (t, f"{t}_history")}
+    return {"allowed_tables": tables, "denied_columns": {t: set(cols) for t, cols in policy.denied_columns.items()}}
+
+
+class ToolArgumentError(ToolError):
+    """The arguments do not match the tool's schema."""
+
+
+class GovernedInvoker:
+    """Calls tools for one agent of one run, under policy, tracing and audit.
+
+    Args:
+        deps: The caller and infrastructure (settings, run/thread ids) for every call.
+        agent: The calling agent; its tool set bounds what may be called.
+        check_policy: Ask the policy engine per call (off only for the orchestration benchmark's
+            direct baseline, never in the graph).
+    """
+
+    def __init__(self, deps: ToolDeps, agent: str, *, check_policy: bool = True) -> None:
+        self.deps = replace(deps, agent=agent)
+        self.agent = agent
+        self.check_policy = check_policy
+        self.calls: list[dict[str, Any]] = []
+        self.decisions: list[dict[str, Any]] = []
+
+    def call(self, name: str, args: dict[str, Any], tool_call_id: str | None = None) -> ToolResult:
+        """Run tool ``name`` with ``args``; raises ToolDeniedError / ToolArgumentError / ToolExecutionError."""
+        call_id = tool_call_id or f"call_{uuid.uuid4().hex[:12]}"
+        definition = get_tool(name)
+        with get_tracer().start_as_current_span(f"execute_tool {name}") as span:
+            span.set_attribute(Attr.OPERATION, "execute_tool")
+            span.set_attribute(Attr.TOOL_NAME, name)
+            span.set_attribute(Attr.TOOL_CALL_ID, call_id)
+            span.set_attribute(Attr.AGENT_NAME, self.agent)
+            for key, value in ((Attr.RUN_ID, self.deps.run_id), (Attr.THREAD_ID, self.deps.thread_id)):
+                if value:
+                    span.set_attribute(key, value)
+            started = time.perf_counter()
+            try:
+                deps = self._authorize(name, span)
+                try:
+                    parsed = definition.args_model.model_validate(args)
+                except ValidationError as exc:
+                    raise ToolArgumentError(f"invalid arguments for tool {name!r}: {exc.errors(include_url=False)}", hint=f"see the schema of {name}") from exc
+                result = as_structured_tool(definition, deps).invoke(parsed.model_dump())
+            except ToolDeniedError as exc:
+                self._finish(span, name, call_id, started, "denied", exc)
+                raise
+            except SageError as exc:
+                error = exc if isinstance(exc, ToolError) else ToolExecutionError(f"tool {name!r} failed: {exc.message}", hint=exc.hint)
+                self._finish(span, name, call_id, started, "failed", error)
+                raise error from exc
+            except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
+                error = ToolExecutionError(f"tool {name!r} failed: {type(exc).__name__}: {exc}", hint="see the trace of this run")
+                self._finish(span, name, call_id, started, "failed", error)
+                raise error from exc
+            self._finish(span, name, call_id, started, "ok", None, result)
+            return result  # type: ignore[no-any-return]
+
+    def _authorize(self, name: str, span: Any) -> ToolDeps:
+        """Check the agent's tool set and the role's policy; return deps with forced filters."""
+        if name not in tools_for_agent(self.agent):
+            self._deny(name, span, f"agent {self.agent!r} may not call {name!r}", rule="agent-tools")
+        deps = self.deps
+        if not self.check_policy or (self.agent == "governance" and name in GOVERNANCE_TOOLS):
+            return deps
+        engine = policy_engine(deps.settings)
+        caller = deps.policy_caller()
+        verdict = decision_fields(engine.check_tool(caller, name))
+        if verdict["effect"] == "deny":
+            self._deny(name, span, verdict["reason"] or f"role {deps.role!r} may not call {name!r}", rule=verdict["rule"])
+        if name in RETRIEVAL_TOOLS:
+            deps = replace(deps, access={k: v for k, v in engine.search_filter_fields(caller).items() if v is not None})
+        if name in SQL_TOOLS:
+            deps = replace(deps, sql_scope=sql_scope(engine.pack.roles[deps.role]))
+        span.set_attribute(Attr.POLICY_EFFECT, verdict["effect"])
+        return deps
+
+    def _deny(self, name: str, span: Any, reason: str, rule: str | None) -> None:
+        span.set_attribute(Attr.POLICY_EFFECT, "deny")
+        self.decisions.append({"stage": "tool", "agent": self.agent, "tool": name, "effect": "deny", "reason": reason, "rule": rule, "run_id": self.deps.run_id})
+        raise ToolDeniedError(f"tool {name!r} denied for role {self.deps.role!r} in agent {self.agent!r}: {reason}", hint="use a role or agent that the policy pack allows for this tool")
+
+    def _finish(self, span: Any, name: str, call_id: str, started: float, status: str, error: SageError | None, result: ToolResult | None = None) -> None:
+        ms = (time.perf_counter() - started) * 1000
+        record: dict[str, Any] = {"tool": name, "call_id": call_id, "agent": self.agent, "status": status, "ms": round(ms, 2), "run_id": self.deps.run_id}
+        if result is not None:
+            record["ids"] = list(result.provenance.ids)
+            record["source"] = result.provenance.source
+        if error is not None:
+            record["error"] = str(error)
+            span.set_status(Status(StatusCode.ERROR, str(error)))
+            span.record_exception(error)
+        self.calls.append(record)
+        self._audit(name, status, record)
+
+    def _audit(self, name: str, status: str, record: dict[str, Any]) -> None:
+        from policies.audit import AuditEvent
+
+        details = {"role": self.deps.role, "purpose": self.deps.purpose, "agent": self.agent, "call_id": record["call_id"], "ids": record.get("ids", [])[:50], "ms": record["ms"]}
+        if "error" in record:
+            details["error"] = record["error"][:250]
+        event = AuditEvent(actor=self.deps.user, action=f"tool:{name}", resource=name, decision=status, run_id=self.deps.run_id, details=details)
+        audit_log(self.deps.settings).append(event)
