@@ -41,7 +41,7 @@ def chat_router(state: dict[str, Any], runtime: Runtime[RunContext]) -> Command[
         try:
             if hits := injection_hits(text):
                 raise SageError("the message looks like an attempt to override my instructions", hint=f"matched in {hits}")
-            decision = plan_request(ctx.settings, role=ctx.role, text=text)
+            decision = plan_request(ctx.settings, role=ctx.role, purpose=ctx.purpose, text=text)
             spec = get_task(decision.plan.task)
             task_input = validate_input(spec, input_from_text(spec, text))
         except SageError as exc:

@@ -21,6 +21,7 @@ from agents.base import RunContext, run_agent
 from agents.guards import cited_ids, injection_hits, set_path, strings_in
 from agents.workers import task_and_input
 from core.telemetry import Attr
+from tools.governed import GOVERNANCE_TOOLS
 from tools.resources import policy_engine
 
 REVIEW_ACTIONS = ("approve", "edit", "reject")
@@ -35,8 +36,9 @@ def governance_pre(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict[
 
     def body(ctx: Any, span: Any) -> dict[str, Any]:
         request = state["request"]
-        verdict = ctx.call_tool("policy_check", {"action": f"task:{request['task']}"})
-        decisions = [_decision(state, "pre", verdict.effect, verdict.reason or f"task {request['task']!r} for role {ctx.role!r}, purpose {ctx.purpose!r}", verdict.rule)]
+        needed = sorted({t for step in state.get("plan", []) for t in step["tools"]} - GOVERNANCE_TOOLS)
+        verdict = ctx.call_tool("policy_check", {"tools": needed or ["retrieve_similar_cases"]})
+        decisions = [_decision(state, "pre", verdict.effect, f"task {request['task']!r}: {verdict.reason}", verdict.rule)]
         hits = injection_hits({"text": request.get("text", ""), "input": request.get("input", {})})
         if hits:
             decisions.append(_decision(state, "pre", "deny", f"possible prompt injection in {', '.join(hits)}", "injection-heuristics"))
@@ -49,11 +51,6 @@ def governance_pre(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict[
     return run_agent("governance_pre", "governance", state, runtime.context, body)
 
 
-def _pack(ctx: RunContext) -> Any:
-    """The active policy pack (thresholds for review, what to do with PHI in outputs)."""
-    return policy_engine(ctx.settings).pack
-
-
 def _review_reasons(state: dict[str, Any], output: dict[str, Any], ctx: RunContext) -> list[str]:
     evidence = state.get("evidence") or {}
     reasons: list[str] = []
@@ -62,15 +59,21 @@ def _review_reasons(state: dict[str, Any], output: dict[str, Any], ctx: RunConte
         reasons.append(f"output cites ids not in the evidence: {sorted(missing)}")
     if hits := injection_hits(output):
         reasons.append(f"instruction-like text in output fields {hits}")
-    pack = _pack(ctx)
-    min_sim, review_uncertain = float(pack.min_retrieval_similarity), bool(pack.review_on_uncertain_findings)
-    scores = [float(c["score"]) for c in evidence.get("cases", []) if isinstance(c, dict) and "score" in c]
-    if scores and max(scores) < min_sim:
-        reasons.append(f"low retrieval similarity: best {max(scores):.2f} < pack threshold {min_sim:.2f}")
-    uncertain = output.get("uncertain") or output.get("uncertain_findings") or []
-    if review_uncertain and uncertain:
-        reasons.append(f"uncertain findings: {sorted(uncertain)}")
-    return reasons
+    hits = [h for h in evidence.get("hits", evidence.get("cases", [])) if isinstance(h, dict)]
+    scores = [float(h.get("similarity", h.get("score", 0.0))) for h in hits]
+    uncertain = sorted(output.get("uncertain") or output.get("uncertain_findings") or [])
+    if output.get("needs_review"):  # the task's own checks (e.g. an empty draft)
+        reasons.extend(str(r) for r in output.get("review_reasons", []) or ["the task asked for review"])
+    verdict = policy_engine(ctx.settings).check_review(_caller(ctx), max(scores) if scores else None, uncertain)
+    if verdict.effect == "review":
+        reasons.append(verdict.reason)
+    return list(dict.fromkeys(reasons))
+
+
+def _caller(ctx: RunContext) -> Any:
+    from policies.engine import Caller
+
+    return Caller(user=ctx.user, role=ctx.role, purpose=ctx.purpose)
 
 
 def governance_post(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -87,8 +90,9 @@ def governance_post(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict
                 if result.entities:
                     set_path(output, path, result.text)
                     redacted.append(f"{path} ({', '.join(sorted({e['type'] for e in result.entities}))})")
-        if redacted and _pack(context).phi_output == "deny":
-            reason = f"PHI in output fields {'; '.join(redacted)}; the pack denies such outputs"
+        phi_verdict = policy_engine(context.settings).check_output(_caller(context), ";".join(redacted), bool(redacted))
+        if phi_verdict.effect == "deny":
+            reason = f"PHI in output fields {'; '.join(redacted)}: {phi_verdict.reason}"
             decisions.append(_decision(state, "post", "deny", reason, "phi"))
             span.set_attribute(Attr.POLICY_EFFECT, "deny")
             return {"output": None, "policy_decisions": decisions, "status": "denied", "error": {"type": "PolicyDenied", "message": reason, "hint": "remove identifiers from the request", "agent": "governance_post"}}

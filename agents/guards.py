@@ -23,7 +23,7 @@ INJECTION_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
     )
 )
 
-CITATION_KEYS = frozenset({"citations", "cited_ids", "evidence_ids", "case_ids", "retrieved"})
+CITATION_KEYS = frozenset({"citations", "cited_ids", "cited_cases", "evidence_ids", "case_ids", "retrieved"})
 
 
 def strings_in(value: Any, path: str = "") -> Iterator[tuple[str, str]]:

@@ -25,9 +25,9 @@ from agents.tasks.base import TaskSpec, all_tasks, get_task
 from core.errors import SageError
 from core.settings import Settings
 from core.telemetry import Attr
+from tools.governance import decision_fields
 from tools.registry import tools_for_agent
 from tools.resources import policy_engine
-from tools.governance import decision_fields
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +53,25 @@ class PlanDecision:
         return {"task": self.plan.task, "route": self.route, "tools": tools, "reason": self.reason, "steps": [s.model_dump() for s in self.plan.steps], "repairs": self.repairs}
 
 
-def role_allows(settings: Settings, role: str) -> Any:
-    """Predicate: may ``role`` use tool ``name`` under the active pack?"""
-    engine = policy_engine(settings)
-    return lambda name: decision_fields(engine.check_tool(role, name))["effect"] != "deny"
+def role_allows(settings: Settings, role: str, purpose: str) -> Any:
+    """Predicate telling whether ``role`` (with ``purpose``) may use a tool under the active pack."""
+    from policies.engine import Caller
+
+    engine, caller = policy_engine(settings), Caller(user="planner", role=role, purpose=purpose)
+    return lambda name: decision_fields(engine.check_tool(caller, name))["effect"] != "deny"
 
 
-def plan_for_task(spec: TaskSpec, allows: Any) -> Plan:
-    """The deterministic plan of a known task: governance, data, [model], task, governance."""
+def plan_for_task(spec: TaskSpec) -> Plan:
+    """The deterministic plan of a known task: governance, data, [model], task, governance.
+
+    Tools are not filtered by role here: the governance pre-check denies the whole request up
+    front when the role lacks one of them, instead of failing half-way through.
+    """
     needed = set(spec.tools)
 
     def step(agent: str, extra: tuple[str, ...] = ()) -> PlanStep:
         tools = sorted((needed | set(extra)) & tools_for_agent(NODE_AGENT[agent]))
-        return PlanStep(agent=agent, tools=[t for t in tools if allows(t)], reason=f"{agent} step of task {spec.name!r}")  # type: ignore[arg-type]
+        return PlanStep(agent=agent, tools=tools, reason=f"{agent} step of task {spec.name!r}")  # type: ignore[arg-type]
 
     steps = [step("governance_pre", ("policy_check",)), step("data")]
     if spec.generate is not None:
@@ -74,13 +80,15 @@ def plan_for_task(spec: TaskSpec, allows: Any) -> Plan:
     return Plan(task=spec.name, steps=steps, route_reason=f"task {spec.name!r} requested explicitly")
 
 
-def plan_request(settings: Settings, *, role: str, task: str | None = None, text: str = "", routing: str = "embedding", model_name: str | None = None) -> PlanDecision:
+def plan_request(
+    settings: Settings, *, role: str, purpose: str = "treatment", task: str | None = None, text: str = "", routing: str = "embedding", model_name: str | None = None
+) -> PlanDecision:
     """Plan a request without executing anything. Raises UnknownTaskError / OutOfScopeError."""
-    allows = role_allows(settings, role)
     if task:
-        plan = plan_for_task(get_task(task), allows)
+        plan = plan_for_task(get_task(task))
         return PlanDecision(plan=plan, route="task", reason=plan.route_reason)
     if routing == "llm":
+        allows = role_allows(settings, role, purpose)
         try:
             proposal = llm_plan_proposal(settings, model_name or settings.chat_model, text)
             specs = {s.name: s for s in all_tasks()}
@@ -94,7 +102,7 @@ def plan_request(settings: Settings, *, role: str, task: str | None = None, text
     else:
         fallback = ""
     route = route_by_embedding(settings, text)
-    plan = plan_for_task(get_task(route.task), allows)
+    plan = plan_for_task(get_task(route.task))
     return PlanDecision(plan=plan, route="embedding", reason=fallback + route.reason)
 
 
@@ -148,7 +156,7 @@ def planner(state: dict[str, Any], runtime: Runtime[RunContext]) -> Command[Next
 def _initial_plan(state: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     request = state["request"]
     try:
-        decision = plan_request(ctx.settings, role=ctx.role, task=request.get("task"), text=request.get("text", ""), routing=ctx.routing, model_name=ctx.model_name)
+        decision = plan_request(ctx.settings, role=ctx.role, purpose=ctx.purpose, task=request.get("task"), text=request.get("text", ""), routing=ctx.routing, model_name=ctx.model_name)
         spec = get_task(decision.plan.task)
         data = request.get("input") or input_from_text(spec, request.get("text", ""))
         validated = validate_input(spec, data)

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from core.settings import Settings
 from models.lm.local import LocalChatModel
@@ -68,7 +69,7 @@ def measure(chat: LocalChatModel, tokens: int, rounds: int) -> dict:
         timing[key][1] += produced
 
     chat.generate(prompts[0], GenerationParams(max_new_tokens=4))  # warm-up: first call pays one-off costs
-    for r in range(rounds):
+    for r in tqdm(range(rounds), desc="rounds", unit="round"):
         order = [("zoo", "direct"), ("direct", "zoo")][r % 2]
         for p in prompts:
             for who in order:

@@ -3,7 +3,7 @@
 ::
 
     START -> router -> answer -> END      (the clinical graph runs as a subgraph)
-                    \\-> decline -> END   (out of scope or unsafe: reply says why)
+                    +-> decline -> END   (out of scope or unsafe: reply says why)
 
 Memory is the thread's ``messages`` in the checkpointer; the answer is streamed as it is
 written (``stream_mode="custom"`` chunks) and traced under ``invoke_workflow chat``.

@@ -29,7 +29,7 @@ class ChatMessageIn(BaseModel):
     model_config = STRICT
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = None
-    name: str | None = Field(None, max_length=128)
+    name: str | None = Field(default=None, max_length=128)
 
     def as_text(self) -> dict[str, str]:
         """The ``{"role", "content"}`` dict a chat template expects (developer → system)."""
@@ -51,24 +51,24 @@ class ChatCompletionRequest(BaseModel):
     """``POST /v1/chat/completions``; ``model`` is ``"name"`` or ``"name:adapter"`` (server default when omitted)."""
 
     model_config = STRICT
-    model: str | None = Field(None, min_length=1, max_length=200)
+    model: str | None = Field(default=None, min_length=1, max_length=200)
     messages: list[ChatMessageIn] = Field(min_length=1, max_length=256)
-    max_tokens: int | None = Field(None, ge=1, le=4096)
-    max_completion_tokens: int | None = Field(None, ge=1, le=4096)
-    temperature: float | None = Field(None, ge=0.0, le=2.0)
-    top_p: float | None = Field(None, ge=0.0, le=1.0)
-    n: int = Field(1, ge=1, le=8)
-    seed: int | None = Field(None, ge=0, le=2**63 - 1)
-    stop: str | list[str] | None = Field(None, description="Up to 4 stop strings.")
+    max_tokens: int | None = Field(default=None, ge=1, le=4096)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    n: int = Field(default=1, ge=1, le=8)
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    stop: str | list[str] | None = Field(default=None, description="Up to 4 stop strings.")
     stream: bool = False
     stream_options: StreamOptions | None = None
     # Accepted for compatibility and ignored: a local greedy/nucleus decoder has no use for them.
-    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0)
-    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
     logit_bias: dict[str, float] | None = None
     logprobs: bool | None = None
-    top_logprobs: int | None = Field(None, ge=0, le=20)
-    user: str | None = Field(None, max_length=256)
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    user: str | None = Field(default=None, max_length=256)
     response_format: dict[str, Any] | None = None
 
     def stop_list(self) -> list[str]:

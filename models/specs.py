@@ -45,11 +45,11 @@ class ModelSpec(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", description="Zoo name; ':' is reserved for 'model:adapter'.")
     roles: tuple[Role, ...] = Field(min_length=1, description="What the model is used for.")
     backend: Backend
-    location: str = Field("", description="Folder, package reference, endpoint URL or import path (see class doc).")
-    remote_model: str | None = Field(None, description="Model id to request from an OpenAI-compatible endpoint.")
-    requires_package: str | None = Field(None, description="Asset package (import name) that must be installed for the model to be available.")
-    prompt_template: str = Field("chat template of the tokenizer", description="How prompts are formatted (a note for users).")
-    context_length: int | None = Field(None, ge=16, description="Token window; None reads it from the model config.")
+    location: str = Field(default="", description="Folder, package reference, endpoint URL or import path (see class doc).")
+    remote_model: str | None = Field(default=None, description="Model id to request from an OpenAI-compatible endpoint.")
+    requires_package: str | None = Field(default=None, description="Asset package (import name) that must be installed for the model to be available.")
+    prompt_template: str = Field(default="chat template of the tokenizer", description="How prompts are formatted (a note for users).")
+    context_length: int | None = Field(default=None, ge=16, description="Token window; None reads it from the model config.")
     description: str = ""
 
     @property

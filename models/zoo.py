@@ -7,6 +7,7 @@ or zoo.json change. Listing never loads weights (``sagehealth models list`` stay
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import importlib.util
 import json
@@ -128,7 +129,7 @@ class ModelZoo:
         """The image encoder (default ``settings.image_model``), e.g. ``models.image.TinyCxrEncoder``."""
         return self._python_model(name or self.settings.image_model, "image")
 
-    def loaded(self) -> list[str]:
+    def loaded(self) -> builtins.list[str]:
         """Names of the models this zoo has loaded so far."""
         return sorted(self._loaded)
 

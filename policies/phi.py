@@ -109,6 +109,8 @@ class PhiRedactor:
         os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
         self.score_threshold = score_threshold
         self._analyzer = self._build()
+        # spaCy pipelines are not documented as thread-safe; agents call this from worker threads.
+        self._lock = threading.Lock()
 
     @staticmethod
     def _build() -> AnalyzerEngine:
@@ -133,8 +135,9 @@ class PhiRedactor:
     def _analyze(self, text: str) -> list[RecognizerResult]:
         import regex
 
-        return self._analyzer.analyze(text, language="en", entities=list(PLACEHOLDER), score_threshold=self.score_threshold,
-                                      regex_flags=regex.MULTILINE)
+        with self._lock:
+            return self._analyzer.analyze(text, language="en", entities=list(PLACEHOLDER),
+                                          score_threshold=self.score_threshold, regex_flags=regex.MULTILINE)
 
     def redact(self, text: str) -> RedactionResult:
         """Replace every PHI span of ``text`` by its ``[TYPE]`` placeholder."""
@@ -150,8 +153,9 @@ class PhiRedactor:
 
         items = list(texts)
         batch = BatchAnalyzerEngine(analyzer_engine=self._analyzer)
-        found = batch.analyze_iterator(items, language="en", batch_size=batch_size, entities=list(PLACEHOLDER),
-                                       score_threshold=self.score_threshold, regex_flags=regex.MULTILINE)
+        with self._lock:
+            found = batch.analyze_iterator(items, language="en", batch_size=batch_size, entities=list(PLACEHOLDER),
+                                           score_threshold=self.score_threshold, regex_flags=regex.MULTILINE)
         results = []
         for text, spans in zip(items, found, strict=True):
             entities = _merge(list(spans), text)

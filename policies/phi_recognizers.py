@@ -78,7 +78,7 @@ def build_recognizers() -> list[PatternRecognizer]:
             supported_entity=entity,
             name=f"sage_{entity.lower()}_recognizer",
             patterns=[Pattern(name=name, regex=regex, score=score) for name, regex, score in patterns],
-            context=CONTEXT.get(entity),
+            context=CONTEXT.get(entity, []),
             # Presidio's default adds IGNORECASE, which turns "[A-Z][a-z]+" into any word.
             global_regex_flags=regex.MULTILINE,
         )

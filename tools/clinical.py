@@ -55,7 +55,7 @@ class InteractionArgs(BaseModel):
     """Arguments of ``check_interactions``."""
 
     current: list[str] = Field(default_factory=list, max_length=100, description="Drugs the patient takes now (generic names, e.g. 'warfarin').")
-    proposed: list[str] = Field(min_length=1, max_length=20, description="Drugs being considered (generic names, e.g. 'aspirin').")
+    proposed: str = Field(min_length=2, max_length=100, description="Drug being considered (generic or brand name, e.g. 'clarithromycin').")
 
 
 class Interactions(ToolResult):
@@ -68,8 +68,7 @@ def check_interactions(deps: ToolDeps, args: InteractionArgs) -> Interactions:
     """Look each pair up in the curated interaction table (each pair cites its source)."""
     from lakehouse.knowledge.interactions import InteractionTable
 
-    table = InteractionTable.default()
-    found = [_jsonable(i) for drug in args.proposed for i in table.check(args.current, drug)]
+    found = [_jsonable(i) for i in InteractionTable.default().check(args.current, args.proposed)]
     ids = [f"{i['drug_a']}+{i['drug_b']}" for i in found]
     return Interactions(interactions=found, provenance=Provenance(source="knowledge:interactions", ids=ids))
 

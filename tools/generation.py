@@ -29,6 +29,7 @@ class GenerateArgs(BaseModel):
     max_new_tokens: int = Field(96, ge=1, le=1024, description="Most tokens to generate (1-1024; an impression needs about 40-100).")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature; 0 is greedy and reproducible.")
     seed: int = Field(0, ge=0, description="Sampling seed (ignored when greedy).")
+    adapter: str | None = Field(None, max_length=128, description="LoRA adapter asked for by the request; default: the run's adapter.")
 
 
 class GeneratedText(ToolResult):
@@ -52,7 +53,7 @@ def generate_text(deps: ToolDeps, args: GenerateArgs) -> GeneratedText:
     name = deps.model or deps.settings.chat_model
     model = model_zoo(deps.settings).chat_model(name)
     try:
-        result = model.generate([m.model_dump() for m in args.messages], _params(args), adapter=deps.adapter)
+        result = model.generate([m.model_dump() for m in args.messages], _params(args), adapter=args.adapter or deps.adapter)
     except (RuntimeError, ValueError, OSError) as exc:
         raise ToolExecutionError(f"model {name!r} failed to generate: {exc}", hint="check `sagehealth models list`") from exc
     return GeneratedText(

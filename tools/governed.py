@@ -28,9 +28,9 @@ from pydantic import ValidationError
 from core.errors import SageError
 from core.telemetry import Attr, get_tracer
 from tools.base import ToolDeniedError, ToolDeps, ToolError, ToolExecutionError, ToolResult
+from tools.governance import decision_fields
 from tools.registry import as_structured_tool, get_tool, tools_for_agent
 from tools.resources import audit_log, policy_engine
-from tools.governance import decision_fields
 
 log = logging.getLogger(__name__)
 

@@ -31,10 +31,11 @@ class Rows(ToolResult):
 
     columns: list[str]
     rows: list[dict[str, Any]]
+    sql: str = Field(description="The statement as executed (normalised by the guard).")
     truncated: bool = False
 
 
-def run_sql(deps: ToolDeps, sql: str, limit: int) -> tuple[list[str], list[dict[str, Any]], bool]:
+def run_sql(deps: ToolDeps, sql: str, limit: int) -> tuple[list[str], list[dict[str, Any]], bool, str]:
     """Guard and run one statement within the role's scope; returns (columns, rows, truncated)."""
     engine = query_engine(deps.settings)
     allowed_tables = deps.sql_scope.get("allowed_tables")
@@ -45,15 +46,15 @@ def run_sql(deps: ToolDeps, sql: str, limit: int) -> tuple[list[str], list[dict[
         tables = engine.tables if allowed_tables is None else set(allowed_tables) & engine.tables
         allowed_columns = {t: set(engine.columns(t)) - denied.get("*", set()) - denied.get(t.removesuffix("_history"), set()) for t in tables}
     result = engine.sql(sql, allowed_tables=allowed_tables, allowed_columns=allowed_columns, max_rows=limit)
-    return list(result.columns), result.records(), bool(result.truncated)
+    return list(result.columns), result.records(), bool(result.truncated), result.sql
 
 
 def query_records(deps: ToolDeps, args: QueryArgs) -> Rows:
     """Run a guarded read-only query and cite the key ids of the rows it returns."""
-    columns, rows, truncated = run_sql(deps, args.sql, args.limit)
+    columns, rows, truncated, sql = run_sql(deps, args.sql, args.limit)
     id_cols = [c for c in columns if c.endswith("_id")][:1]
     ids = [str(r[id_cols[0]]) for r in rows if r.get(id_cols[0]) is not None] if id_cols else []
-    return Rows(columns=columns, rows=rows, truncated=truncated, provenance=Provenance(source="duckdb:raw", ids=ids))
+    return Rows(columns=columns, rows=rows, sql=sql, truncated=truncated, provenance=Provenance(source="duckdb:raw", ids=ids))
 
 
 class PatientArgs(BaseModel):
@@ -66,6 +67,7 @@ class PatientRecord(ToolResult):
     """A patient's current conditions, medications, labs and radiology reports."""
 
     patient_id: str
+    patient: dict[str, Any] | None = Field(None, description="Demographic row (identifying columns left out); None when the id is unknown.")
     conditions: list[dict[str, Any]] = Field(default_factory=list)
     medications: list[dict[str, Any]] = Field(default_factory=list)
     labs: list[dict[str, Any]] = Field(default_factory=list)
@@ -73,6 +75,7 @@ class PatientRecord(ToolResult):
 
 
 _RECORD_SQL = {
+    "patient": "SELECT patient_id, sex, site, consent, sensitivity FROM patients WHERE patient_id = '{pid}'",
     "conditions": "SELECT condition_id, icd10_code, description, onset, clinical_status FROM conditions WHERE patient_id = '{pid}' ORDER BY onset",
     "medications": "SELECT medication_id, drug_name, rxnorm_code, dose, route, frequency, status FROM medications WHERE patient_id = '{pid}' ORDER BY authored_on",
     "labs": "SELECT observation_id, loinc_code, name, value, unit, effective_at FROM observations WHERE patient_id = '{pid}' ORDER BY effective_at DESC LIMIT 50",
@@ -89,12 +92,13 @@ def get_patient_record(deps: ToolDeps, args: PatientArgs) -> PatientRecord:
     ids: list[str] = []
     for section, template in _RECORD_SQL.items():
         try:
-            _, rows, _ = run_sql(deps, template.format(pid=pid), 500)
+            _, rows, _, _ = run_sql(deps, template.format(pid=pid), 500)
         except ForbiddenQueryError:
             rows = []
         sections[section] = rows
         ids += [str(next(iter(r.values()))) for r in rows]
-    return PatientRecord(patient_id=pid, **sections, provenance=Provenance(source="duckdb:raw", ids=[pid, *ids]))
+    patient = sections.pop("patient")
+    return PatientRecord(patient_id=pid, patient=patient[0] if patient else None, **sections, provenance=Provenance(source="duckdb:raw", ids=[pid, *ids]))
 
 
 register_tool(

@@ -150,8 +150,10 @@ def read_bundle(path: Path, ignored: Counter[str] | None = None) -> BundleRows:
 
 
 def bundle_files(folder: Path) -> list[Path]:
-    """``*.json`` files under ``folder`` (recursively, sorted); names starting with ``_`` or ``.`` are
-    metadata (e.g. the generator's ``_phi_ledger.json``) and are left out."""
+    """``*.json`` files under ``folder``, recursively and sorted, metadata files left out.
+
+    Names starting with ``_`` or ``.`` are metadata (e.g. the generator's ``_phi_ledger.json``).
+    """
     if not folder.is_dir():
         raise SageError(f"{folder} is not a folder of FHIR bundles", hint="pass a folder holding *.json Bundle files")
     return sorted(p for p in folder.rglob("*.json") if not p.name.startswith(("_", ".")))

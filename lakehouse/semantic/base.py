@@ -49,6 +49,14 @@ LABEL_FIELDS: dict[str, str] = {f"labels.{key}": "keyword" for key in FINDING_KE
 PAYLOAD_INDEXES: dict[str, str] = {**INDEXED_FIELDS, **LABEL_FIELDS}
 
 
+def as_list(vector: Sequence[float]) -> list[float]:
+    """A query vector as the plain list both engines take (NumPy arrays converted in C, lists kept)."""
+    if isinstance(vector, list):
+        return vector
+    tolist = getattr(vector, "tolist", None)
+    return tolist() if tolist is not None else list(vector)
+
+
 class SemanticStoreError(SageError):
     """Base class of semantic-tier failures."""
 

@@ -24,6 +24,7 @@ from lakehouse.semantic.base import (
     ProgressCallback,
     SearchFilter,
     SearchHit,
+    as_list,
     point_id,
 )
 
@@ -110,12 +111,12 @@ class ClientStore:
             self.client.delete(self.collection, qm.PointIdsList(points=[point_id(c) for c in case_ids]), wait=True)
 
     def _request(self, vector: Sequence[float], using: str, f: SearchFilter | None, limit: int) -> qm.QueryRequest:
-        return qm.QueryRequest(query=list(vector), using=using, filter=filters.to_client(f), limit=limit, with_payload=True)
+        return qm.QueryRequest(query=as_list(vector), using=using, filter=filters.to_client(f), limit=limit, with_payload=True)
 
     def search(self, vector: Sequence[float], *, using: str = "text", filter: SearchFilter | None = None, limit: int = 10) -> list[SearchHit]:
         """Top-``limit`` by cosine on ``using`` with the filter applied by the engine."""
         self._require()
-        result = self.client.query_points(self.collection, query=list(vector), using=using, query_filter=filters.to_client(filter), limit=limit, with_payload=True)
+        result = self.client.query_points(self.collection, query=as_list(vector), using=using, query_filter=filters.to_client(filter), limit=limit, with_payload=True)
         return [_hit(p) for p in result.points]
 
     def search_batch(self, vectors: Sequence[Sequence[float]], *, using: str = "text", filters: Sequence[SearchFilter | None] | None = None, limit: int = 10) -> list[list[SearchHit]]:
@@ -159,7 +160,8 @@ class ClientStore:
 
 def _hit(point: qm.ScoredPoint) -> SearchHit:
     payload = dict(point.payload or {})
-    return SearchHit(case_id=str(payload.get("case_id", point.id)), score=float(point.score), payload=payload)
+    # model_construct: engine output is already typed; validation here would be pure overhead per hit.
+    return SearchHit.model_construct(case_id=str(payload.get("case_id", point.id)), score=float(point.score), payload=payload)
 
 
 def _case_point(record: qm.Record) -> CasePoint:

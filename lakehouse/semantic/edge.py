@@ -29,6 +29,7 @@ from lakehouse.semantic.base import (
     SearchHit,
     SemanticStoreError,
     StoreLockedError,
+    as_list,
     point_id,
 )
 
@@ -135,7 +136,7 @@ class EdgeStore:
 
     # -- reads ------------------------------------------------------------------------------
     def _request(self, vector: Sequence[float], using: str, f: SearchFilter | None, limit: int) -> qe.QueryRequest:
-        return qe.QueryRequest(limit=limit, query=qe.Query.Nearest(list(vector), using=using), filter=filters.to_edge(f), with_payload=True)
+        return qe.QueryRequest(limit=limit, query=qe.Query.Nearest(as_list(vector), using=using), filter=filters.to_edge(f), with_payload=True)
 
     def search(self, vector: Sequence[float], *, using: str = "text", filter: SearchFilter | None = None, limit: int = 10) -> list[SearchHit]:
         """Top-``limit`` by cosine on ``using``; the filter is applied inside HNSW traversal."""
@@ -178,7 +179,8 @@ class EdgeStore:
 
 def _hit(point: qe.ScoredPoint) -> SearchHit:
     payload = dict(point.payload or {})
-    return SearchHit(case_id=str(payload.get("case_id", point.id)), score=float(point.score), payload=payload)
+    # model_construct: engine output is already typed; validation here would be pure overhead per hit.
+    return SearchHit.model_construct(case_id=str(payload.get("case_id", point.id)), score=float(point.score), payload=payload)
 
 
 def _case_point(record: qe.Record) -> CasePoint:

@@ -70,7 +70,8 @@ def to_edge(f: SearchFilter | None) -> qdrant_edge.Filter | None:
     """``qdrant_edge.Filter`` for the embedded shard (None when unconditional)."""
     import qdrant_edge as qe
 
-    must, must_not = [], []
+    must: list[object] = []
+    must_not: list[object] = []
     for c in conditions(f):
         cond: object
         if c.kind == "ids":

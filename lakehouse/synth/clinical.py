@@ -10,6 +10,7 @@ spironolactone): a cohort with no interaction would make that task untestable.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 
 
@@ -113,7 +114,16 @@ def choose_comorbidities(rng: random.Random, age: int, positive: set[str], indic
     return chosen
 
 
-def choose_drugs(rng: random.Random, comorbidities: list[str], positive: set[str]) -> list[Drug]:
+def needs_antibiotic(rng: random.Random, positive: set[str], indication: str) -> bool:
+    """Pneumonia or consolidation on the film, or (some of the time) an infective-sounding indication."""
+    infective = re.search(r"\b(fevers?|febrile|bronchitis|pneumonia|cough\w*|chills)\b", indication, re.IGNORECASE)
+    # The Indiana source redacted many symptoms ("XXXX for one month"), so a base rate stands in for
+    # the outpatient courses (bronchitis, sinusitis) a real medication list would show.
+    chance = 1.0 if positive & _ANTIBIOTIC_FINDINGS else 0.6 if infective or "lung_opacity" in positive else 0.08
+    return rng.random() < chance
+
+
+def choose_drugs(rng: random.Random, comorbidities: list[str], positive: set[str], indication: str = "") -> list[Drug]:
     """Drugs for the comorbidities and the acute findings, without duplicates."""
     names: list[str] = []
     has = set(comorbidities)
@@ -122,7 +132,7 @@ def choose_drugs(rng: random.Random, comorbidities: list[str], positive: set[str
     if "type2_diabetes" in has:
         names.append("metformin")
     if "hyperlipidemia" in has:
-        names.append("simvastatin" if rng.random() < 0.5 else "atorvastatin")
+        names.append("simvastatin" if rng.random() < 0.6 else "atorvastatin")
     if "heart_failure" in has:
         names += ["furosemide", "metoprolol"]
         if rng.random() < 0.4:
@@ -135,9 +145,11 @@ def choose_drugs(rng: random.Random, comorbidities: list[str], positive: set[str
             names.append("digoxin")
     if "copd" in has:
         names += ["tiotropium", "albuterol"]
-    if positive & _ANTIBIOTIC_FINDINGS:
+    if needs_antibiotic(rng, positive, indication):
+        # Macrolide over beta-lactam more often with a statin on board: the pair the checker must flag.
+        macrolide = 0.7 if "simvastatin" in names else 0.45
         roll = rng.random()
-        names.append("clarithromycin" if roll < 0.5 else "azithromycin" if roll < 0.8 else "ceftriaxone")
+        names.append("clarithromycin" if roll < macrolide else "azithromycin" if roll < 0.85 else "ceftriaxone")
     return [DRUGS[n] for n in dict.fromkeys(names)]
 
 
@@ -145,6 +157,7 @@ def lab_values(rng: random.Random, comorbidities: list[str], drugs: list[Drug], 
     """LOINC code -> value: normal ranges shifted by what the patient has."""
     has = set(comorbidities)
     drug_names = {d.name for d in drugs}
+    infected = bool(drug_names & {"clarithromycin", "azithromycin", "ceftriaxone"})
     ranges = {code: lab.normal for code, lab in LABS.items()}
     wanted = ["2160-0", "33914-3", "2823-3", "2951-2", "2345-7", "718-7", "6690-2", "59408-5"]
     if "ckd3" in has:
@@ -161,9 +174,9 @@ def lab_values(rng: random.Random, comorbidities: list[str], drugs: list[Drug], 
     if "hyperlipidemia" in has:
         ranges["13457-7"] = (60, 115) if drug_names & {"simvastatin", "atorvastatin"} else (130, 190)
         wanted.append("13457-7")
-    if positive & _ANTIBIOTIC_FINDINGS:
+    if infected:
         ranges["6690-2"] = (11.5, 18.5)
-    if positive & _ANTIBIOTIC_FINDINGS or "copd" in has:
+    if infected or "copd" in has:
         ranges["59408-5"] = (87, 94)
     values: dict[str, float] = {}
     for code in wanted:

@@ -37,7 +37,15 @@ from pydantic import BaseModel
 from lakehouse.synth import resources as fhir
 from lakehouse.synth.clinical import COMORBIDITIES, choose_comorbidities, choose_drugs, lab_values
 from lakehouse.synth.conditions import finding_conditions, positive_findings_of
-from lakehouse.synth.phi import BundleLedger, FilledReport, PhiItem, PhiLedger, fill_report, format_date, sex_from_indication
+from lakehouse.synth.phi import (
+    BundleLedger,
+    FilledReport,
+    PhiItem,
+    PhiLedger,
+    fill_report,
+    format_date,
+    sex_from_indication,
+)
 
 if TYPE_CHECKING:
     from lakehouse.ingest.indiana import IndianaReport
@@ -126,7 +134,7 @@ def build_bundle(report: IndianaReport, seed: int, site: str) -> tuple[dict[str,
         code, display = COMORBIDITIES[name]
         onset = study - timedelta(days=rng.randint(180, 15 * 365))
         entries.append(fhir.condition(new_id("Condition"), pid, eid, code=code, display=display, onset=onset, category="problem-list-item"))
-    drugs = choose_drugs(rng, comorbid, positive)
+    drugs = choose_drugs(rng, comorbid, positive, report.indication)
     for drug in drugs:
         entries.append(fhir.medication_request(new_id("MedicationRequest"), pid, eid, drug=drug, authored=start))
     lab_time = start + timedelta(minutes=20)

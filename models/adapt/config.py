@@ -37,7 +37,7 @@ class LoraTrainConfig(BaseModel):
 
     base_model: str = Field("smollm2-135m", description="Zoo name of the base model; its folder is SAGE_HOME/models/<name>.")
     r: int = Field(16, ge=1, le=256, description="LoRA rank: size of the low-rank update per target matrix.")
-    alpha: float = Field(32, gt=0, description="LoRA scaling numerator; the update is scaled by alpha / r.")
+    alpha: int = Field(32, gt=0, description="LoRA scaling numerator; the update is scaled by alpha / r.")
     dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA input during training.")
     target_modules: list[str] = Field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
@@ -57,7 +57,7 @@ class LoraTrainConfig(BaseModel):
     limit: int | None = Field(None, ge=1, description="Use at most this many training examples (quick runs).")
     gen_eval_limit: int = Field(16, ge=0, description="Held-out cases to generate impressions for when a scorer is given (0: none).")
     max_new_tokens: int = Field(64, ge=1, le=1024, description="Generation cap for the held-out impressions scored at the end.")
-    dp: DPConfig = Field(default_factory=DPConfig, description="Differential privacy (placeholder: 'none' until Opacus DP-SGD lands).")
+    dp: DPConfig = Field(default_factory=lambda: DPConfig(), description="Differential privacy (placeholder: 'none' until Opacus DP-SGD lands).")
 
     @field_validator("target_modules")
     @classmethod

@@ -82,7 +82,7 @@ class AdapterSwitcher:
                 if name not in self.loaded:
                     self._load(name)
                 self._peft.base_model.enable_adapter_layers()
-                self._peft.set_adapter(name)
+                self._peft.set_adapter(name, inference_mode=True)
             self.active = name
             self.last_switch_ms = (time.perf_counter() - started) * 1000
             log.debug("active adapter %s (%.1f ms)", name, self.last_switch_ms)

@@ -160,7 +160,7 @@ def train_adapter(
                 batch = {k: v.to(device) for k, v in collate(batch_examples, pad_id).items()}
                 loss = model(**batch).loss / len(micro)
                 loss.backward()
-                step_loss += float(loss)
+                step_loss += float(loss.detach())
                 stats.tokens += int(batch["attention_mask"].sum())
             if config.max_grad_norm is not None:
                 torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
@@ -217,7 +217,7 @@ def train_adapter(
     )
     staging = registry.staging_dir(name)
     try:
-        model.save_pretrained(staging)
+        model.save_pretrained(str(staging))
         registry.install(staging, manifest, overwrite=overwrite)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -74,13 +74,14 @@ class LocalChatModel:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self._context = int(context_length or getattr(model.config, "max_position_embeddings", 2048))
+        self._context = context_length if context_length else int(getattr(model.config, "max_position_embeddings", 2048))
         self._settings = settings
         self._switcher: Any = None
         self._lock = threading.Lock()
         eos = model.generation_config.eos_token_id
         self._eos_ids = {int(e) for e in (eos if isinstance(eos, list) else [eos]) if e is not None}
-        self._eos_ids.add(int(self.tokenizer.pad_token_id))
+        if self.tokenizer.pad_token_id is not None:  # pad fills rows that ended early
+            self._eos_ids.add(int(self.tokenizer.pad_token_id))
 
     @classmethod
     def from_folder(cls, name: str, folder: Path, device: str = "auto", context_length: int | None = None, settings: Settings | None = None) -> LocalChatModel:

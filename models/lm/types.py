@@ -24,10 +24,10 @@ class GenerationParams(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
-    max_new_tokens: int = Field(128, ge=1, le=4096, description="Upper bound on generated tokens.")
-    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 means greedy decoding (deterministic); >0 samples.")
-    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass; used only when temperature > 0.")
-    seed: int | None = Field(None, ge=0, description="Seed for sampling; the same seed gives the same text.")
+    max_new_tokens: int = Field(default=128, ge=1, le=4096, description="Upper bound on generated tokens.")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="0 means greedy decoding (deterministic); >0 samples.")
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0, description="Nucleus sampling mass; used only when temperature > 0.")
+    seed: int | None = Field(default=None, ge=0, description="Seed for sampling; the same seed gives the same text.")
     stop: list[str] = Field(default_factory=list, max_length=8, description="Generation ends before the first of these strings.")
 
     @property

@@ -26,6 +26,7 @@ from lakehouse.semantic import (
     StoreLockedError,
     close_stores,
     open_store,
+    point_id,
 )
 from lakehouse.semantic.client import ClientStore
 from lakehouse.semantic.edge import EdgeStore
@@ -236,8 +237,6 @@ def test_scroll_limit_and_order(loaded: SemanticStore) -> None:
     first = loaded.scroll(limit=7)
     assert len(first) == 7
     assert len(loaded.scroll(limit=N + 50)) == N
-    from lakehouse.semantic import point_id
-
     ids = [point_id(p.case_id) for p in loaded.scroll(limit=N)]
     assert ids == sorted(ids)
 

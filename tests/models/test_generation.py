@@ -17,7 +17,7 @@ from models.zoo import ModelZoo
 PREBUILT = Path("/tmp/sage-models/smollm2-135m")
 XRAY = [{"role": "user", "content": "What is a chest X-ray?"}]
 COLOURS = [{"role": "system", "content": "You answer briefly."}, {"role": "user", "content": "Name three colours of the rainbow, please."}]
-GREEDY = GenerationParams(max_new_tokens=10)
+GREEDY = GenerationParams(max_new_tokens=8)
 
 
 def zoo_with_smollm2(home: Path) -> ModelZoo:
@@ -46,28 +46,31 @@ def test_greedy_is_deterministic_and_reports_usage(chat: LocalChatModel, greedy_
     again = chat.generate(XRAY, GREEDY)
     assert again.text == greedy_xray.text and greedy_xray.text.strip()
     assert greedy_xray.input_tokens == chat.count_tokens(XRAY) > 10
-    assert greedy_xray.output_tokens == 10 and greedy_xray.finish_reason == "length"
+    assert greedy_xray.output_tokens == 8 and greedy_xray.finish_reason == "length"
     assert greedy_xray.model == "smollm2-135m" and greedy_xray.adapter is None
 
 
 def test_same_seed_same_sample_different_seed_differs(chat: LocalChatModel) -> None:
+    # An open prompt: on a factual one SmolLM2 is confident enough that seeds rarely matter in 8 tokens.
+    anything = [{"role": "user", "content": "Write one sentence about anything you like."}]
+
     def sample(seed: int) -> str:
-        return chat.generate(XRAY, GenerationParams(max_new_tokens=12, temperature=1.0, seed=seed)).text
+        return chat.generate(anything, GenerationParams(max_new_tokens=8, temperature=1.0, seed=seed)).text
 
     first = sample(11)
     assert sample(11) == first
-    # Two other seeds both reproducing 12 sampled tokens at temperature 1 would be a broken sampler.
+    # Two other seeds both reproducing 8 sampled tokens at temperature 1 would be a broken sampler.
     assert {sample(12), sample(13)} != {first}
 
 
 def test_stop_sequence_cuts_text_and_ends_generation(chat: LocalChatModel, greedy_xray) -> None:
     words = greedy_xray.text.split()
     stop = " " + words[3]  # a word the greedy answer is known to reach
-    result = chat.generate(XRAY, GenerationParams(max_new_tokens=10, stop=[stop, "<never>"]))
+    result = chat.generate(XRAY, GenerationParams(max_new_tokens=8, stop=[stop, "<never>"]))
     assert result.finish_reason == "stop"
     assert result.text == greedy_xray.text[: greedy_xray.text.index(stop)]
-    assert result.output_tokens < 10
-    streamed = chat.stream(XRAY, GenerationParams(max_new_tokens=10, stop=[stop]))
+    assert result.output_tokens < 8
+    streamed = chat.stream(XRAY, GenerationParams(max_new_tokens=8, stop=[stop]))
     assert "".join(streamed) == result.text
 
 
@@ -100,7 +103,8 @@ def test_prompt_longer_than_context_is_refused(chat: LocalChatModel) -> None:
 
 def test_chat_span_carries_genai_attributes(chat: LocalChatModel, tmp_path: Path) -> None:
     exporter = InMemorySpanExporter()
-    configure_tracing(Settings(home=tmp_path, telemetry_exporter="none"), extra=exporter)
+    # Default (jsonl) settings: the tracer provider is process-wide, and later tests may read span files.
+    configure_tracing(Settings(home=tmp_path), extra=exporter)
     result = chat.generate(XRAY, GenerationParams(max_new_tokens=3, temperature=0.7, seed=5))
     span = next(s for s in exporter.get_finished_spans() if s.name == "chat smollm2-135m")
     attrs = dict(span.attributes or {})

@@ -1,0 +1,100 @@
+"""Batch impression drafting: many findings -> impressions in batched retrieval and generation.
+
+The engine behind ``sagehealth generate-batch`` and ``evals/report_quality.py``. It uses the same
+prompt (:func:`models.prompts.impression_messages`), retrieval (:func:`lakehouse.retrieval.retrieve_batch`)
+and post-processing (:func:`agents.tasks.report.clean_impression`) as the ``report`` task, but calls
+the backends directly in batches instead of one governed graph run per report: a batch job is one
+trusted offline job, not a clinician request. Each item's own id is always excluded from retrieval.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.tasks.report import Mode, clean_impression
+from core.settings import Settings
+from lakehouse.semantic.base import SearchFilter
+from models.prompts import PriorCase, impression_messages
+
+
+@dataclass
+class BatchItem:
+    """One input line: the case id and its findings text."""
+
+    id: str
+    findings: str
+
+
+@dataclass
+class BatchResult:
+    """One output line, plus the time its batch took per item."""
+
+    id: str
+    impression: str
+    retrieved: list[str]
+    latency_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def line(self) -> dict[str, Any]:
+        """The JSON object written to the output file (the contract in ../shared/DESIGN.md)."""
+        return {"id": self.id, "impression": self.impression, "retrieved": self.retrieved}
+
+
+def generate_impressions(
+    settings: Settings,
+    items: Sequence[BatchItem],
+    *,
+    mode: Mode = "rag",
+    model: str | None = None,
+    adapter: str | None = None,
+    k: int = 3,
+    batch_size: int = 8,
+    max_new_tokens: int = 96,
+    base_filter: SearchFilter | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> list[BatchResult]:
+    """Draft an impression for every item, ``batch_size`` at a time.
+
+    Args:
+        settings: Installation settings (lakehouse, model zoo).
+        items: Cases to draft.
+        mode: ``rag``, ``no-rag`` or ``retrieval-only``.
+        model: Zoo name of the chat model (default ``settings.chat_model``).
+        adapter: LoRA adapter name, if any.
+        k: Retrieved cases per item (rag and retrieval-only).
+        batch_size: Items per embedding/search/generation batch.
+        max_new_tokens: Generation budget per impression.
+        base_filter: Conditions on every search (e.g. ``split='train'`` for evaluation).
+        on_batch: Called with the number of items finished after each batch (progress bars).
+    """
+    from lakehouse.retrieval import retrieve_batch
+    from lakehouse.semantic import open_store
+    from models.embedder import TextEmbedder
+    from models.lm.types import GenerationParams
+    from models.zoo import ModelZoo
+
+    chat = ModelZoo(settings).chat_model(model) if mode != "retrieval-only" else None
+    params = GenerationParams(max_new_tokens=max_new_tokens, temperature=0.0, seed=0)
+    results: list[BatchResult] = []
+    for start in range(0, len(items), batch_size):
+        batch = items[start : start + batch_size]
+        began = time.perf_counter()
+        evidence: list[list[Any]] = [[] for _ in batch]
+        if mode != "no-rag":
+            store, embedder = open_store(settings), TextEmbedder.from_settings(settings)
+            evidence = retrieve_batch(store, embedder, [b.findings for b in batch], k=k, exclude_ids=[[b.id] for b in batch], base_filter=base_filter)
+        if chat is None:
+            impressions = [hits[0].impression if hits else "" for hits in evidence]
+        else:
+            conversations = [impression_messages(b.findings, "", [PriorCase(h.case_id, h.findings, h.impression) for h in hits] if mode == "rag" else []) for b, hits in zip(batch, evidence, strict=True)]
+            impressions = [clean_impression(g.text) for g in chat.generate_batch(conversations, params, adapter)]
+        per_item = (time.perf_counter() - began) / len(batch)
+        for b, hits, text in zip(batch, evidence, impressions, strict=True):
+            retrieved = [h.case_id for h in hits if h.case_id != b.id]
+            results.append(BatchResult(id=b.id, impression=text, retrieved=retrieved, latency_s=per_item))
+        if on_batch is not None:
+            on_batch(len(batch))
+    return results

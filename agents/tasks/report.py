@@ -1,0 +1,175 @@
+"""Task "report": draft the IMPRESSION of a chest X-ray report from its FINDINGS, citing similar cases.
+
+Modes (the same three as ``sagehealth generate-batch``):
+
+- ``rag``: retrieve similar prior cases (label-aware, see :mod:`lakehouse.retrieval`) and show
+  them to the model as examples;
+- ``no-rag``: the model sees the findings only (no retrieval, no citations);
+- ``retrieval-only``: no model; the impression is the nearest case's impression, cited.
+
+Every draft is labelled and compared with the labels of the findings, so the clinician sees
+when the draft names findings the text does not (or misses ones it does); drafts with a weak
+nearest case or uncertain findings are flagged for review.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from agents.tasks.base import TaskContext, TaskSpec, register_task
+from agents.tasks.evidence import call
+from lakehouse.findings import positive_findings
+from models.prompts import PriorCase, impression_messages
+
+Mode = Literal["rag", "no-rag", "retrieval-only"]
+MAX_FINDINGS_CHARS = 5000
+# Below this cosine the nearest prior case is too unlike the query to lean on (MiniLM on Indiana
+# findings: near-duplicates score > 0.9, typical top-1 neighbours 0.7-0.9).
+LOW_SIMILARITY = 0.6
+_CUT = re.compile(r"\n\s*\n|\b(?:findings|indication|comparison)\s*:|\[\d+\]", re.I)
+
+
+class ReportInput(BaseModel):
+    """A report-drafting request."""
+
+    findings: str = Field(description=f"FINDINGS section of the chest X-ray report (1-{MAX_FINDINGS_CHARS} characters).")
+    indication: str = Field("", max_length=1000, description="Clinical indication, if known.")
+    mode: Mode = Field("rag", description="rag (retrieval-augmented), no-rag, or retrieval-only (no model).")
+    k: int = Field(3, ge=1, le=10, description="Similar prior cases to retrieve (1-10).")
+    case_id: str | None = Field(None, max_length=64, description="Id of the case being reported; never retrieved as its own example.")
+    image_path: str | None = Field(None, description="PNG/JPEG/DICOM of the study; adds image-similar cases to retrieval.")
+    adapter: str | None = Field(None, max_length=128, description="LoRA adapter for the report model (default: the run's).")
+    max_new_tokens: int = Field(96, ge=8, le=512, description="Generation budget (an impression needs about 40-100 tokens).")
+
+    @field_validator("findings")
+    @classmethod
+    def _findings_text(cls, value: str) -> str:
+        text = value.strip()
+        if not text:
+            raise ValueError("findings is empty: pass the FINDINGS section of the report")
+        if len(text) > MAX_FINDINGS_CHARS:
+            raise ValueError(f"findings has {len(text)} characters, more than {MAX_FINDINGS_CHARS}: pass only the FINDINGS section")
+        return text
+
+
+class Citation(BaseModel):
+    """A prior case the draft is based on."""
+
+    case_id: str
+    similarity: float
+
+
+class ReportDraft(BaseModel):
+    """The drafted impression with its evidence and review flags."""
+
+    impression: str
+    mode: Mode
+    citations: list[Citation] = Field(default_factory=list)
+    query_labels: dict[str, str] = Field(default_factory=dict, description="Labels read off the findings.")
+    draft_labels: dict[str, str] = Field(default_factory=dict, description="Labels read off the drafted impression.")
+    needs_review: bool
+    review_reasons: list[str] = Field(default_factory=list)
+    model: str | None = None
+    adapter: str | None = None
+
+
+def clean_impression(text: str) -> str:
+    """Model output -> impression.
+
+    Small models often echo the prompt's example format (``[1] Findings: ... Impression: ...``):
+    the text after the first ``Impression:`` is the answer when there is one; otherwise a leading
+    example marker and section label are dropped. The result is cut at the first blank line, next
+    section or example marker.
+    """
+    parts = re.split(r"\bimpression\s*:\s*", text, maxsplit=1, flags=re.I)
+    body = parts[1] if len(parts) == 2 else re.sub(r"^\s*(?:\[\d+\]\s*)?(?:findings\s*:\s*)?", "", text, flags=re.I)
+    return _CUT.split(body.strip(), maxsplit=1)[0].strip()
+
+
+def _image_vector(path: str) -> list[float]:
+    from models.image import TinyCxrEncoder, load_image
+
+    return TinyCxrEncoder().embed([load_image(Path(path))])[0].tolist()
+
+
+def retrieve(ctx: TaskContext, task: BaseModel) -> dict[str, Any]:
+    """Label the findings and (except in no-rag) fetch similar prior cases."""
+    assert isinstance(task, ReportInput)
+    labels = call(ctx, "label_findings", {"text": task.findings}).get("labels", {})
+    hits: list[dict[str, Any]] = []
+    if task.mode != "no-rag":
+        args: dict[str, Any] = {"findings": task.findings, "k": task.k, "mode": task.mode, "exclude_ids": [task.case_id] if task.case_id else []}
+        if task.image_path:
+            args["image_vector"] = _image_vector(task.image_path)
+        hits = list(call(ctx, "retrieve_similar_cases", args).get("hits", []))
+        hits = [h for h in hits if h.get("case_id") != task.case_id]
+    return {"ids": [h["case_id"] for h in hits], "hits": hits, "query_labels": labels}
+
+
+def generate(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any]) -> dict[str, Any] | None:
+    """Ask the report model for an impression (skipped in retrieval-only)."""
+    assert isinstance(task, ReportInput)
+    if task.mode == "retrieval-only":
+        return None
+    examples = [PriorCase(h["case_id"], h.get("findings", ""), h.get("impression", "")) for h in evidence.get("hits", [])] if task.mode == "rag" else []
+    args: dict[str, Any] = {"messages": impression_messages(task.findings, task.indication, examples), "max_new_tokens": task.max_new_tokens, "temperature": 0.0, "seed": 0}
+    if task.adapter:
+        args["adapter"] = task.adapter
+    result = call(ctx, "generate_text", args)
+    return {"impression": clean_impression(str(result.get("text", ""))), "model": result.get("model"), "adapter": result.get("adapter")}
+
+
+def _review_reasons(query_labels: dict[str, str], draft_labels: dict[str, str], hits: list[dict[str, Any]], impression: str, mode: Mode) -> list[str]:
+    reasons = []
+    if not impression:
+        reasons.append("the draft is empty")
+    if mode != "no-rag":
+        top = max((float(h.get("similarity", h.get("score", 0.0))) for h in hits), default=None)
+        if top is None:
+            reasons.append("no similar prior case was found")
+        elif top < LOW_SIMILARITY:
+            reasons.append(f"nearest prior case is not very similar (cosine {top:.2f} < {LOW_SIMILARITY})")
+    uncertain = sorted(k for k, v in query_labels.items() if v == "uncertain")
+    if uncertain:
+        reasons.append("findings state uncertain findings: " + ", ".join(uncertain))
+    query_pos, draft_pos = set(positive_findings(query_labels)), set(positive_findings(draft_labels))  # type: ignore[arg-type]
+    if draft_pos - query_pos - set(uncertain):
+        reasons.append("draft names findings the findings text does not: " + ", ".join(sorted(draft_pos - query_pos)))
+    if query_pos - draft_pos:
+        reasons.append("draft omits findings stated in the findings text: " + ", ".join(sorted(query_pos - draft_pos)))
+    return reasons
+
+
+def compose(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any], drafts: dict[str, Any] | None) -> ReportDraft:
+    """Assemble the draft, its citations, labels and review flags."""
+    assert isinstance(task, ReportInput)
+    hits = list(evidence.get("hits", []))
+    if task.mode == "retrieval-only":
+        impression, model, adapter = (str(hits[0].get("impression", "")) if hits else ""), None, None
+    else:
+        drafts = drafts or {}
+        impression, model, adapter = str(drafts.get("impression", "")), drafts.get("model"), drafts.get("adapter")
+    query_labels = dict(evidence.get("query_labels", {}))
+    draft_labels = call(ctx, "label_findings", {"text": impression}).get("labels", {}) if impression else {}
+    reasons = _review_reasons(query_labels, draft_labels, hits, impression, task.mode)
+    citations = [Citation(case_id=h["case_id"], similarity=round(float(h.get("similarity", h.get("score", 0.0))), 4)) for h in hits] if task.mode != "no-rag" else []
+    return ReportDraft(impression=impression, mode=task.mode, citations=citations, query_labels=query_labels, draft_labels=draft_labels, needs_review=bool(reasons), review_reasons=reasons, model=model, adapter=adapter)
+
+
+SPEC = register_task(
+    TaskSpec(
+        name="report",
+        description="Draft the impression of a chest X-ray report from its findings, citing similar prior cases.",
+        input_model=ReportInput,
+        output_model=ReportDraft,
+        retrieve=retrieve,
+        generate=generate,
+        compose=compose,
+        tools=("label_findings", "retrieve_similar_cases", "generate_text"),
+        examples=("Draft an impression for these findings: heart size is enlarged, small bilateral effusions", "write the report impression", "summarise this chest x-ray"),
+    )
+)

@@ -1,0 +1,62 @@
+"""``sagehealth demo``: one report run end to end on a test-split case of the ingested lakehouse.
+
+Picks a test case with at least one positive finding, drafts its impression with retrieval
+(the case itself is never retrieved), and prints the draft, the evidence with similarities,
+the policy decisions and the run's trace tree. Run ``sagehealth ingest`` first (``make demo``).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from app.common import JsonOpt, RoleOpt, UserOpt, caller, console, emit, fail, load_settings
+from core.errors import SageError
+
+PICK_CASE_SQL = (
+    "SELECT r.report_id, r.findings, r.indication FROM reports r "
+    "WHERE r.split = 'test' AND length(r.findings) > 20 AND EXISTS (SELECT 1 FROM report_labels l "
+    "WHERE l.report_id = r.report_id AND l.state = 'present' AND l.finding <> 'no_finding') ORDER BY r.report_id LIMIT 1"
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``demo``."""
+
+    @app.command("demo")
+    def demo_cmd(
+        user: str | None = UserOpt,
+        role: str | None = RoleOpt,
+        max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=8, max=512, help="Generation budget."),
+        as_json: bool = JsonOpt,
+    ) -> None:
+        """Draft the impression of one test case, then show evidence, decisions and the trace."""
+        from app.commands.run import render_result
+        from core.telemetry import configure_tracing
+        from graphs.runner import run_task
+        from graphs.telemetry import build_tree, render_tree, run_spans
+        from tools.base import ToolDeps
+        from tools.records import run_sql
+
+        settings = load_settings()
+        configure_tracing(settings)
+        name, role_name = caller(settings, user, role)
+        try:
+            _, rows, _, _ = run_sql(ToolDeps(settings=settings, user=name, role=role_name), PICK_CASE_SQL, 1)
+            if not rows:
+                raise SageError("no test-split case with a positive finding in the lakehouse", hint="run `sagehealth ingest` first")
+            case = rows[0]
+            task_input = {"findings": case["findings"], "indication": case.get("indication") or "", "case_id": case["report_id"], "max_new_tokens": max_new_tokens}
+            result = run_task(settings, "report", task_input, name, role_name)
+        except SageError as exc:
+            fail(exc, as_json)
+            return
+        if as_json:
+            emit({"case_id": case["report_id"], "result": result.model_dump(mode="json")}, True)
+            return
+        console.rule(f"[bold]case {case['report_id']}[/] (test split)")
+        console.print(f"[bold]findings:[/] {case['findings']}")
+        render_result(result)
+        for hit in result.evidence.get("hits", []):
+            console.print(f"  evidence {hit['case_id']}: similarity {hit.get('similarity', 0):.2f}  positives {', '.join(hit.get('positive_findings', [])) or 'none'}")
+        console.rule("[bold]trace[/]")
+        console.print(render_tree(result.run_id, build_tree(run_spans(settings.traces_path, result.run_id))))

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from pydantic import ValidationError
+
+from agents.tasks.base import get_task
+from agents.tasks.report import SPEC, ReportInput, clean_impression
+from models.image import InvalidImageError
+
+FINDINGS = "The heart is enlarged. There is a small left pleural effusion. No pneumothorax."
+
+
+def run(direct, task: ReportInput):  # noqa: ANN001, ANN201
+    evidence = SPEC.retrieve(direct, task)
+    return evidence, SPEC.compose(direct, task, evidence, SPEC.generate(direct, task, evidence))  # type: ignore[misc]
+
+
+def test_registered() -> None:
+    assert get_task("report") is SPEC
+
+
+def test_clean_impression() -> None:
+    assert clean_impression("Impression: Cardiomegaly.\n\nFindings: blah") == "Cardiomegaly."
+    assert clean_impression(" No acute disease. [2] Findings: x") == "No acute disease."
+    assert clean_impression("[1] Findings: Lungs clear.\n    Impression: No acute disease.\n[2] Findings: y") == "No acute disease."
+    assert clean_impression("[1] Findings: Heart size normal. Lungs clear.") == "Heart size normal. Lungs clear."
+
+
+def test_rag_cites_real_cases_and_excludes_the_query(direct, small_lakehouse) -> None:  # noqa: ANN001
+    from lakehouse.semantic import open_store
+
+    store = open_store(small_lakehouse)
+    case = next(p for p in store.scroll(limit=300) if "cardiomegaly" in p.payload.get("positive_findings", []) and p.payload.get("findings"))
+    task = ReportInput(findings=case.payload["findings"], case_id=case.case_id, max_new_tokens=16)
+    evidence, draft = run(direct, task)
+    cited = [c.case_id for c in draft.citations]
+    assert len(cited) == 3 and case.case_id not in cited
+    assert {p.case_id for p in store.retrieve(cited)} == set(cited)  # every citation is a stored case
+    assert draft.query_labels.get("cardiomegaly") == "present"
+    assert draft.model and draft.mode == "rag"
+    prompt = next(args for name, args in direct.calls if name == "generate_text")["messages"][1]["content"]
+    assert "Similar prior cases" in prompt and evidence["hits"][0]["impression"] in prompt
+    assert draft.needs_review == bool(draft.review_reasons)
+
+
+def test_modes(direct) -> None:  # noqa: ANN001
+    _, only = run(direct, ReportInput(findings=FINDINGS, mode="retrieval-only"))
+    assert only.model is None and only.citations
+    nearest = direct.call_tool("retrieve_similar_cases", {"findings": FINDINGS, "k": 3, "mode": "retrieval-only", "exclude_ids": []})["hits"][0]
+    assert only.impression == nearest["impression"] and only.citations[0].case_id == nearest["case_id"]
+    direct.calls.clear()
+    _, plain = run(direct, ReportInput(findings=FINDINGS, mode="no-rag", max_new_tokens=12))
+    assert plain.citations == [] and "retrieve_similar_cases" not in [n for n, _ in direct.calls]
+
+
+def test_uncertain_findings_need_review(direct) -> None:  # noqa: ANN001
+    _, draft = run(direct, ReportInput(findings="Possible right lower lobe pneumonia. Heart size normal.", mode="retrieval-only"))
+    assert draft.needs_review and any("uncertain" in r for r in draft.review_reasons)
+
+
+def test_bad_inputs_are_clear_errors(direct, tmp_path: Path) -> None:  # noqa: ANN001
+    with pytest.raises(ValidationError, match="findings is empty"):
+        ReportInput(findings="   ")
+    with pytest.raises(ValidationError, match="more than 5000"):
+        ReportInput(findings="x" * 5001)
+    with pytest.raises(ValidationError):
+        ReportInput(findings=FINDINGS, mode="summarise")
+    bogus = tmp_path / "study.png"
+    bogus.write_text("not an image")
+    with pytest.raises(InvalidImageError, match="study.png"):
+        SPEC.retrieve(direct, ReportInput(findings=FINDINGS, image_path=str(bogus)))
+
+
+def test_image_path_adds_an_image_vector(direct, tmp_path: Path) -> None:  # noqa: ANN001
+    png = tmp_path / "cxr.png"
+    Image.new("L", (128, 128), 90).save(png)
+    evidence = SPEC.retrieve(direct, ReportInput(findings=FINDINGS, image_path=str(png), mode="retrieval-only"))
+    args = next(a for n, a in direct.calls if n == "retrieve_similar_cases")
+    assert len(args["image_vector"]) == 512 and evidence["hits"]

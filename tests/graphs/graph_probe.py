@@ -1,0 +1,87 @@
+"""A small task registered only by graph tests (and their subprocesses), to drive the graph's
+mechanics (review, crash, failure) independently of the built-in tasks' logic.
+
+It is a real TaskSpec: its steps call real tools through the governed context.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agents.tasks.base import REGISTRY, TaskSpec, register_task
+
+PROBE = "probe_report"
+CACHED_MODEL = Path("/tmp/sage-models/smollm2-135m")
+
+
+def writable_home(small: Any, target: Path) -> Path:
+    """Copy the session lakehouse (runs write checkpoints, traces, audit entries)."""
+    shutil.copytree(small.home, target, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "models"))
+    models = target / "models"
+    models.mkdir(exist_ok=True)
+    if CACHED_MODEL.is_dir():  # saves dequantizing the GGUF again in this home
+        (models / "smollm2-135m").symlink_to(CACHED_MODEL)
+    return target
+
+
+class ProbeInput(BaseModel):
+    findings: str = Field(min_length=3)
+    k: int = 2
+
+
+class ProbeOutput(BaseModel):
+    impression: str
+    citations: list[str]
+    uncertain: list[str] = Field(default_factory=list)
+
+
+def _retrieve(ctx: Any, task_input: Any) -> dict[str, Any]:
+    hits = ctx.call_tool("retrieve_similar_cases", {"findings": task_input.findings, "k": task_input.k})
+    return {"ids": hits.provenance.ids, "hits": hits.hits}
+
+
+def _generate(ctx: Any, task_input: Any, evidence: dict[str, Any]) -> dict[str, Any]:
+    out = ctx.call_tool("generate_text", {"messages": [{"role": "user", "content": f"Findings: {task_input.findings}\nImpression:"}], "max_new_tokens": 8})
+    return {"text": out.text}
+
+
+def _compose(ctx: Any, task_input: Any, evidence: dict[str, Any], drafts: dict[str, Any] | None) -> ProbeOutput:
+    labels = ctx.call_tool("label_findings", {"text": task_input.findings})
+    return ProbeOutput(impression=(drafts or {}).get("text", ""), citations=list(evidence["ids"]), uncertain=labels.uncertain)
+
+
+def register_probe() -> TaskSpec:
+    """Register the probe task once per process."""
+    if PROBE in REGISTRY:
+        return REGISTRY[PROBE]
+    return register_task(
+        TaskSpec(
+            name=PROBE,
+            description="Test probe: retrieve similar chest x-ray cases, draft a short impression, label it.",
+            input_model=ProbeInput,
+            output_model=ProbeOutput,
+            retrieve=_retrieve,
+            generate=_generate,
+            compose=_compose,
+            tools=("retrieve_similar_cases", "generate_text", "label_findings"),
+        )
+    )
+
+
+if __name__ == "__main__":  # used by the crash-recovery test: run one probe task in a subprocess
+    import json
+    import sys
+
+    from core.settings import Settings
+    from core.telemetry import configure_tracing
+    from graphs.runner import run_task
+
+    settings = Settings(home=sys.argv[1], checkpointer="sqlite")
+    configure_tracing(settings)
+    register_probe()
+    result = run_task(settings, PROBE, {"findings": "Small right pleural effusion."}, "dr-probe", "clinician", thread_id=sys.argv[2])
+    print(json.dumps(result.model_dump(mode="json")))

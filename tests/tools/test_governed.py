@@ -1,0 +1,64 @@
+"""The governed invoker: agent tool sets, role policy, schema validation, audit and spans."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.settings import Settings
+from policies.audit import AuditLog
+from tools.base import ToolDeniedError, ToolDeps, UnknownToolError
+from tools.governed import GovernedInvoker, ToolArgumentError
+from tools.registry import AGENT_TOOLS, as_structured_tool, get_tool, load_tools
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(home=tmp_path)
+
+
+def _invoker(settings: Settings, agent: str, role: str = "clinician", purpose: str = "treatment") -> GovernedInvoker:
+    return GovernedInvoker(ToolDeps(settings=settings, user="dr-t", role=role, purpose=purpose, run_id="run-t"), agent)
+
+
+def test_registry_has_every_planned_tool_with_described_args() -> None:
+    tools = load_tools()
+    assert set().union(*AGENT_TOOLS.values()) <= set(tools)
+    for definition in tools.values():
+        schema = definition.args_model.model_json_schema()
+        assert all(p.get("description") for p in schema["properties"].values()), definition.name
+
+
+def test_model_facing_schema_hides_infrastructure(settings: Settings) -> None:
+    tool = as_structured_tool(get_tool("retrieve_similar_cases"), ToolDeps(settings=settings, user="u", role="clinician"))
+    props = tool.tool_call_schema.model_json_schema()["properties"]
+    assert "findings" in props and not {"settings", "user", "role", "deps", "sites", "consents"} & set(props)
+
+
+def test_tool_outside_the_agents_set_cannot_be_called(settings: Settings) -> None:
+    invoker = _invoker(settings, "model")
+    with pytest.raises(ToolDeniedError, match="agent 'model' may not call 'query_records'"):
+        invoker.call("query_records", {"sql": "SELECT 1"})
+    assert invoker.decisions[0]["effect"] == "deny" and invoker.calls[0]["status"] == "denied"
+    entries = AuditLog(settings.audit_path).entries()
+    assert entries[-1].action == "tool:query_records" and entries[-1].decision == "denied"
+
+
+def test_tool_denied_to_the_role_cannot_be_called(settings: Settings) -> None:
+    with pytest.raises(ToolDeniedError, match="may not use tool 'get_patient_record'"):
+        _invoker(settings, "data", role="researcher", purpose="research").call("get_patient_record", {"patient_id": "p1"})
+    with pytest.raises(ToolDeniedError, match="not in policy pack"):
+        _invoker(settings, "data", role="janitor").call("label_findings", {"text": "No effusion."})
+
+
+def test_arguments_are_validated_by_the_schema(settings: Settings) -> None:
+    with pytest.raises(ToolArgumentError, match="patient_id"):
+        _invoker(settings, "data").call("get_patient_record", {"patient_id": "x'; DROP TABLE patients; --"})
+    with pytest.raises(UnknownToolError):
+        _invoker(settings, "data").call("format_disk", {})
+
+
+def test_allowed_call_returns_typed_result_with_provenance(settings: Settings) -> None:
+    result = _invoker(settings, "task").call("label_findings", {"text": "Mild cardiomegaly. No pleural effusion."})
+    assert result.labels["cardiomegaly"] == "present" and result.labels["pleural_effusion"] == "absent"
+    assert result.provenance.source == "labeler:rules"
+    assert AuditLog(settings.audit_path).verify().ok
