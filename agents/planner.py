@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from agents.base import RunContext, agent_span, error_record
 from agents.plan import NODE_AGENT, Plan, PlanError, PlanStep, repair_plan
 from agents.routing import OutOfScopeError, llm_plan_proposal, route_by_embedding
-from agents.tasks.base import TaskSpec, all_tasks, get_task
+from agents.tasks.base import TaskInputError, TaskSpec, all_tasks, get_task
 from core.errors import SageError
 from core.settings import Settings
 from core.telemetry import Attr
@@ -32,10 +32,6 @@ from tools.resources import policy_engine
 log = logging.getLogger(__name__)
 
 Next = Literal["governance_pre", "data", "model", "task", "governance_post", "__end__"]
-
-
-class TaskInputError(SageError):
-    """The request input does not match the task's input model."""
 
 
 @dataclass

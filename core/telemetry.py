@@ -68,12 +68,14 @@ class JsonlSpanExporter(SpanExporter):
         self._lock = threading.Lock()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Append one JSON line per span (a lock keeps lines whole across threads)."""
         lines = [json.dumps(span_to_dict(s), default=str) for s in spans]
         with self._lock, self.path.open("a", encoding="utf-8") as fh:
             fh.write("\n".join(lines) + "\n")
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
+        """Nothing to release: every export opens and closes the file."""
         return None
 
 

@@ -29,6 +29,10 @@ class UnknownTaskError(SageError):
     """The requested task is not registered."""
 
 
+class TaskInputError(SageError):
+    """The request input does not match the task's input model (or names nothing it needs)."""
+
+
 class TaskContext(Protocol):
     """What a step function may use: governed tool calls and the caller's identity."""
 

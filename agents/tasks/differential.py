@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from agents.tasks.base import TaskContext, TaskSpec, register_task
 from agents.tasks.evidence import call
 from agents.tasks.prompts import DIFFERENTIAL_DISCLAIMER
+from agents.tasks.text_inputs import clinical_text, patient_id_in
 from core.errors import SageError
 from lakehouse.findings import FINDINGS, positive_findings
 
@@ -49,6 +50,11 @@ class DifferentialInput(BaseModel):
     findings: str = Field(min_length=1, max_length=5000, description="FINDINGS (and optionally impression) text of the chest X-ray report.")
     patient_id: str | None = Field(None, max_length=64, description="Patient whose record adds evidence (conditions, drugs, labs).")
     k: int = Field(5, ge=1, le=20, description="Similar prior cases to consult (1-20).")
+
+    @classmethod
+    def from_text(cls, text: str) -> DifferentialInput:
+        """Read a chat line: the findings after any "...findings:" prefix, and a named patient id."""
+        return cls(findings=clinical_text(text), patient_id=patient_id_in(text))
 
 
 class Consideration(BaseModel):

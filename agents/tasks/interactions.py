@@ -12,9 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from agents.tasks.base import TaskContext, TaskSpec, register_task
+from agents.tasks.base import TaskContext, TaskInputError, TaskSpec, register_task
 from agents.tasks.differential import UnknownPatientError
 from agents.tasks.evidence import call
+from agents.tasks.text_inputs import drugs_in_text, patient_id_in
 
 INACTIVE = {"stopped", "completed", "cancelled", "entered-in-error"}
 
@@ -30,6 +31,18 @@ class InteractionInput(BaseModel):
     @classmethod
     def _stripped(cls, value: str) -> str:
         return value.strip()
+
+    @classmethod
+    def from_text(cls, text: str) -> InteractionInput:
+        """Read a chat line: the first drug named is the proposed one, the others are current.
+
+        Interactions are symmetric pairs, so the order only changes the summary's wording.
+        Raises ``TaskInputError`` when the line names no drug at all.
+        """
+        drugs = [d.name for d in drugs_in_text(text)]
+        if not drugs:
+            raise TaskInputError("no drug name found in the request", hint="name the drug to check, e.g. 'is aspirin safe with warfarin'")
+        return cls(proposed=drugs[0], current=drugs[1:], patient_id=patient_id_in(text))
 
 
 class InteractionReport(BaseModel):

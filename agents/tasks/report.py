@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from agents.tasks.base import TaskContext, TaskSpec, register_task
 from agents.tasks.evidence import call
+from agents.tasks.text_inputs import clinical_text
 from lakehouse.findings import positive_findings
 from models.prompts import PriorCase, impression_messages
 
@@ -44,6 +45,11 @@ class ReportInput(BaseModel):
     image_path: str | None = Field(None, description="PNG/JPEG/DICOM of the study; adds image-similar cases to retrieval.")
     adapter: str | None = Field(None, max_length=128, description="LoRA adapter for the report model (default: the run's).")
     max_new_tokens: int = Field(96, ge=8, le=512, description="Generation budget (an impression needs about 40-100 tokens).")
+
+    @classmethod
+    def from_text(cls, text: str) -> ReportInput:
+        """Read a chat line: the findings are what follows any "...findings:" request prefix."""
+        return cls(findings=clinical_text(text))
 
     @field_validator("findings")
     @classmethod

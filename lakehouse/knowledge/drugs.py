@@ -109,3 +109,28 @@ def require_drug(name: str) -> DrugRef:
     if ref is None:
         raise UnknownDrugError(name, suggest_drugs(name))
     return ref
+
+
+def drugs_in_text(text: str) -> list[DrugRef]:
+    """Every known drug a free text names, in order of first mention, each once.
+
+    Uses the same dictionary as :func:`normalize_drug`, matched over the whole token list, so
+    multi-word names ("potassium chloride") win over their parts.
+    """
+    tokens = _tokens(text)
+    if not tokens:
+        return []
+    matches = sorted(_finder().find_drugs(tokens, is_ignore_case=True), key=lambda m: (m[1], -(m[2] - m[1])))
+    found: dict[str, DrugRef] = {}
+    covered_until = -1
+    for data, start, end in matches:
+        canonical = str(data.get("name") or "")
+        if not canonical or start < covered_until or canonical.lower() in found:
+            continue
+        covered_until = end
+        query = " ".join(tokens[start:end])
+        found[canonical.lower()] = DrugRef(
+            name=canonical, key=canonical.lower(), drugbank_id=data.get("drugbank_id"), mesh_id=data.get("mesh_id"),
+            query=query, is_brand=bool(data.get("is_brand", False)),
+        )
+    return list(found.values())

@@ -23,9 +23,9 @@ def who(role: str, purpose: str | None = None) -> Caller:
         ("clinician", "query_records", "allow"),
         ("clinician", "anything_new", "allow"),
         ("researcher", "retrieve_similar_cases", "allow"),
-        ("researcher", "relabel_case", "deny"),
+        ("researcher", "update_labels", "deny"),
         ("auditor", "query_records", "deny"),
-        ("auditor", "verify_audit", "allow"),
+        ("auditor", "policy_check", "allow"),
         ("janitor", "query_records", "deny"),
     ],
 )
@@ -35,15 +35,15 @@ def test_check_tool(engine: PolicyEngine, role: str, tool: str, effect: str) -> 
 
 
 def test_unknown_role_denied_with_reason(engine: PolicyEngine) -> None:
-    decision = engine.check_tool(who("janitor"), "search_cases")
+    decision = engine.check_tool(who("janitor"), "retrieve_similar_cases")
     assert decision.effect == "deny" and "janitor" in decision.reason and "clinician" in decision.reason
     with pytest.raises(PolicyDeniedError):
         engine.search_filter_fields(who("janitor"))
 
 
 def test_purpose_must_be_allowed(engine: PolicyEngine) -> None:
-    assert engine.check_tool(who("researcher", "research"), "search_cases").effect == "allow"
-    decision = engine.check_tool(who("researcher", "treatment"), "search_cases")
+    assert engine.check_tool(who("researcher", "research"), "retrieve_similar_cases").effect == "allow"
+    decision = engine.check_tool(who("researcher", "treatment"), "retrieve_similar_cases")
     assert decision.effect == "deny" and decision.rule == "roles.researcher.purposes"
 
 
