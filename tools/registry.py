@@ -21,7 +21,8 @@ TOOL_MODULES = ("tools.retrieval", "tools.records", "tools.generation", "tools.c
 AGENT_TOOLS: dict[str, frozenset[str]] = {
     "data": frozenset({"retrieve_similar_cases", "query_records", "get_patient_record", "label_findings", "update_labels"}),
     "model": frozenset({"generate_text"}),
-    "task": frozenset({"check_interactions", "label_findings"}),
+    # query_records: the task agent guards and runs model-written cohort SQL (agents.tasks.cohort).
+    "task": frozenset({"check_interactions", "label_findings", "query_records"}),
     "governance": frozenset({"policy_check", "redact_phi"}),
     "planner": frozenset(),
     "chat": frozenset({"retrieve_similar_cases", "get_patient_record", "check_interactions", "label_findings", "generate_text"}),
