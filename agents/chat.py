@@ -14,6 +14,7 @@ from typing import Any, Literal
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 from langgraph.types import Command
+from pydantic import BaseModel
 
 from agents.base import RunContext, agent_span
 from agents.guards import injection_hits
@@ -43,15 +44,32 @@ def chat_router(state: dict[str, Any], runtime: Runtime[RunContext]) -> Command[
                 raise SageError("the message looks like an attempt to override my instructions", hint=f"matched in {hits}")
             decision = plan_request(ctx.settings, role=ctx.role, purpose=ctx.purpose, text=text)
             spec = get_task(decision.plan.task)
-            task_input = validate_input(spec, input_from_text(spec, text))
+            task_input, memory = remember(spec.input_model, input_from_text(spec, text), state.get("memory") or {})
+            task_input = validate_input(spec, task_input)
         except SageError as exc:
             span.set_attribute(Attr.ROUTE, "decline")
             span.set_attribute(Attr.ROUTE_REASON, exc.message)
             return Command(update={"status": "denied", "error": {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint, "agent": "planner"}}, goto="decline")
         span.set_attribute(Attr.ROUTE, spec.name)
         span.set_attribute(Attr.ROUTE_REASON, decision.reason)
-    update = {"request": {"task": spec.name, "input": task_input, "text": text}, "route_reason": decision.reason, "status": "running", "error": None}
+    update = {"request": {"task": spec.name, "input": task_input, "text": text}, "route_reason": decision.reason, "status": "running", "error": None, "memory": memory}
     return Command(update=update, goto="answer")
+
+
+def remember(input_model: type[BaseModel], task_input: dict[str, Any], memory: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Fill what a follow-up turn leaves out from the thread's memory, and update the memory.
+
+    A patient named earlier in the thread stays the subject ("check clarithromycin for patient
+    X" then "and aspirin?") until another one is named. Only fields the task's input model has
+    are filled, so a cohort question never inherits a patient.
+    """
+    memory = dict(memory)
+    if "patient_id" in input_model.model_fields:
+        if task_input.get("patient_id"):
+            memory["patient_id"] = task_input["patient_id"]
+        elif memory.get("patient_id"):
+            task_input = {**task_input, "patient_id": memory["patient_id"]}
+    return task_input, memory
 
 
 def decline(state: dict[str, Any]) -> dict[str, Any]:

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
         return self.home / "adapters"
 
     @property
+    def interactions_dir(self) -> Path:
+        """Site drug-interaction tables imported with ``sagehealth knowledge import-interactions``."""
+        return self.home / "knowledge" / "interactions"
+
+    @property
     def traces_path(self) -> Path:
         """JSON-lines span file written by the default exporter."""
         return self.home / "traces" / "spans.jsonl"

@@ -51,6 +51,8 @@ class ClinicalState(TypedDict, total=False):
         policy_decisions: Every governance decision, appended.
         tool_calls: Every governed tool call (name, agent, status, duration), appended.
         messages: Chat history (chat graph only).
+        memory: Facts a chat thread carries between turns, e.g. the patient being discussed
+            (chat graph only; the checkpointer keeps it per thread).
         error: Set when the run failed or was denied: ``{"type", "message", "hint", "agent"}``.
         status: running | done | failed | review | denied.
     """
@@ -68,5 +70,6 @@ class ClinicalState(TypedDict, total=False):
     policy_decisions: Annotated[list[dict[str, Any]], operator.add]
     tool_calls: Annotated[list[dict[str, Any]], operator.add]
     messages: Annotated[list[AnyMessage], add_messages]
+    memory: dict[str, Any]
     error: dict[str, Any] | None
     status: Status

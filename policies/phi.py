@@ -17,6 +17,7 @@ Usage::
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -121,6 +122,9 @@ class PhiRedactor:
             raise PhiEngineError("presidio-analyzer is not installed", hint=".venv/bin/pip install presidio-analyzer") from exc
         from policies.phi_recognizers import build_recognizers
 
+        # Presidio warns once per non-English recognizer and per unmapped spaCy label on every
+        # build; none of it is actionable for an English-only deployment.
+        logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
         config = {"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": SPACY_MODEL}]}
         try:
             nlp_engine = NlpEngineProvider(nlp_configuration=config).create_engine()

@@ -65,10 +65,11 @@ class Interactions(ToolResult):
 
 
 def check_interactions(deps: ToolDeps, args: InteractionArgs) -> Interactions:
-    """Look each pair up in the curated interaction table (each pair cites its source)."""
+    """Look each pair up in the curated table plus the site's imported ones (each pair cites its source)."""
     from lakehouse.knowledge.interactions import InteractionTable
 
-    found = [_jsonable(i) for i in InteractionTable.default().check(args.current, args.proposed)]
+    table = InteractionTable.for_site(deps.settings.interactions_dir)
+    found = [_jsonable(i) for i in table.check(args.current, args.proposed)]
     ids = [f"{i['drug_a']}+{i['drug_b']}" for i in found]
     return Interactions(interactions=found, provenance=Provenance(source="knowledge:interactions", ids=ids))
 

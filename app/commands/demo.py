@@ -13,7 +13,7 @@ from app.common import JsonOpt, RoleOpt, UserOpt, caller, console, emit, fail, l
 from core.errors import SageError
 
 PICK_CASE_SQL = (
-    "SELECT r.report_id, r.findings, r.indication FROM reports r "
+    "SELECT r.report_id, r.findings, r.indication, r.impression FROM reports r "
     "WHERE r.split = 'test' AND length(r.findings) > 20 AND EXISTS (SELECT 1 FROM report_labels l "
     "WHERE l.report_id = r.report_id AND l.state = 'present' AND l.finding <> 'no_finding') ORDER BY r.report_id LIMIT 1"
 )
@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
         user: str | None = UserOpt,
         role: str | None = RoleOpt,
         max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=8, max=512, help="Generation budget."),
+        adapter: str | None = typer.Option(None, "--adapter", help="LoRA adapter for the report model (default: SAGE_ADAPTER, else the base model)."),
         as_json: bool = JsonOpt,
     ) -> None:
         """Draft the impression of one test case, then show evidence, decisions and the trace."""
@@ -46,7 +47,7 @@ def register(app: typer.Typer) -> None:
                 raise SageError("no test-split case with a positive finding in the lakehouse", hint="run `sagehealth ingest` first")
             case = rows[0]
             task_input = {"findings": case["findings"], "indication": case.get("indication") or "", "case_id": case["report_id"], "max_new_tokens": max_new_tokens}
-            result = run_task(settings, "report", task_input, name, role_name)
+            result = run_task(settings, "report", task_input, name, role_name, adapter=adapter or settings.adapter)
         except SageError as exc:
             fail(exc, as_json)
             return
@@ -56,6 +57,7 @@ def register(app: typer.Typer) -> None:
         console.rule(f"[bold]case {case['report_id']}[/] (test split)")
         console.print(f"[bold]findings:[/] {case['findings']}")
         render_result(result)
+        console.print(f"[bold]radiologist's impression (reference, never shown to the model):[/] {case.get('impression') or '-'}")
         for hit in result.evidence.get("hits", []):
             console.print(f"  evidence {hit['case_id']}: similarity {hit.get('similarity', 0):.2f}  positives {', '.join(hit.get('positive_findings', [])) or 'none'}")
         console.rule("[bold]trace[/]")

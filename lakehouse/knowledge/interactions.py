@@ -136,6 +136,16 @@ class InteractionTable:
             values[column] = value
         return Interaction(**{**values, "severity": values["severity"].lower()})  # type: ignore[arg-type]
 
+    @classmethod
+    def for_site(cls, folder: Path) -> InteractionTable:
+        """The shipped table merged with every site table imported into ``folder`` (name order).
+
+        Site rows override shipped rows for the same pair, and a later file overrides an
+        earlier one; the result is cached until a file in the folder changes.
+        """
+        files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
+        return _site_table(tuple((f, f.stat().st_mtime_ns) for f in files))
+
     def merged(self, other: InteractionTable) -> InteractionTable:
         """Combine with ``other``; for a pair in both, ``other``'s row wins (site overrides)."""
 
@@ -159,3 +169,30 @@ class InteractionTable:
                 if (row.drug_a in proposed_ids and row.drug_b in current_ids) or (row.drug_b in proposed_ids and row.drug_a in current_ids):
                     hits.append(row.model_copy(update={"between": (drug, proposed)}))
         return sorted(hits, key=lambda r: SEVERITY_RANK[r.severity])
+
+
+@cache
+def _site_table(files: tuple[tuple[Path, int], ...]) -> InteractionTable:
+    table = InteractionTable.default()
+    for path, _mtime in files:
+        table = table.merged(InteractionTable.from_csv(path))
+    return table
+
+
+def import_site_table(source: Path, folder: Path, name: str | None = None) -> tuple[Path, InteractionTable]:
+    """Validate a site's interaction CSV and install it into ``folder``; returns (path, table).
+
+    The file is checked in full first (a bad row raises ``InteractionTableError`` naming it and
+    nothing is installed), then written to a temporary name and renamed into place, so a reader
+    never sees half a table.
+    """
+    table = InteractionTable.from_csv(source)
+    stem = name or Path(source).stem
+    if not stem.replace("-", "").replace("_", "").isalnum():
+        raise InteractionTableError(f"invalid table name {stem!r}", hint="use letters, digits, '-' and '_'")
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{stem}.csv"
+    tmp = folder / f".{stem}.csv.tmp"
+    tmp.write_bytes(Path(source).read_bytes())
+    tmp.replace(target)
+    return target, table
