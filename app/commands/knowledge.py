@@ -9,12 +9,13 @@ import typer
 from app.common import JsonOpt, RoleOpt, UserOpt, caller, console, emit, fail, load_settings
 from core.errors import SageError
 
+TableArg = typer.Argument(..., help="CSV with columns drug_a,drug_b,severity,mechanism,management,source.")
 knowledge_app = typer.Typer(help="Clinical knowledge: import a site's drug-interaction table, list tables.", no_args_is_help=True)
 
 
 @knowledge_app.command("import-interactions")
 def import_interactions(
-    path: Path = typer.Argument(..., help="CSV with columns drug_a,drug_b,severity,mechanism,management,source."),
+    path: Path = TableArg,
     name: str | None = typer.Option(None, "--name", help="Table name (default: the file's stem); re-importing a name replaces it."),
     user: str | None = UserOpt,
     role: str | None = RoleOpt,
