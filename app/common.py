@@ -23,6 +23,7 @@ err_console = Console(stderr=True)
 JsonOpt = typer.Option(False, "--json", help="Machine-readable JSON output.")
 UserOpt = typer.Option(None, "--user", help="Caller name (default: SAGE_DEFAULT_USER).")
 RoleOpt = typer.Option(None, "--role", help="Caller role (default: SAGE_DEFAULT_ROLE).")
+PurposeOpt = typer.Option("treatment", "--purpose", help="Purpose of use (policy-checked).")
 
 
 def load_settings() -> Settings:
@@ -63,3 +64,12 @@ def fail(exc: SageError, as_json: bool = False, code: int = 1) -> None:
         if exc.hint:
             err_console.print(f"[yellow]hint:[/] {exc.hint}")
     raise typer.Exit(code)
+
+
+def governed_cli(settings: Settings, user: str | None, role: str | None, purpose: str) -> Any:
+    """A tool invoker for a person at the command line: same policy checks, audit and spans as agents."""
+    from tools.base import ToolDeps
+    from tools.governed import GovernedInvoker
+
+    name, role_name = caller(settings, user, role)
+    return GovernedInvoker(ToolDeps(settings=settings, user=name, role=role_name, purpose=purpose), "cli")

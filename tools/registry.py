@@ -25,6 +25,7 @@ AGENT_TOOLS: dict[str, frozenset[str]] = {
     "task": frozenset({"check_interactions", "label_findings", "query_records"}),
     "governance": frozenset({"policy_check", "redact_phi"}),
     "planner": frozenset(),
+    "cli": frozenset({"query_records", "retrieve_similar_cases", "get_patient_record", "check_interactions", "label_findings", "policy_check", "redact_phi"}),
     "chat": frozenset({"retrieve_similar_cases", "get_patient_record", "check_interactions", "label_findings", "generate_text"}),
 }
 

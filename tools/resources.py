@@ -27,10 +27,14 @@ def _cached(kind: str, settings: Settings, build: Callable[[], T]) -> T:
 
 
 def semantic_store(settings: Settings) -> Any:
-    """The semantic tier (Qdrant Edge shard or server collection)."""
+    """The semantic tier (Qdrant Edge shard or server collection).
+
+    ``open_store`` keeps its own process-wide cache, which ``close_stores`` empties (the CLI
+    closes the shard after each command to release its lock), so it is not cached again here.
+    """
     from lakehouse.semantic import open_store
 
-    return _cached("semantic", settings, lambda: open_store(settings))
+    return open_store(settings)
 
 
 def query_engine(settings: Settings) -> Any:

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from lakehouse.findings import FindingState
 from tools.base import Provenance, ToolDefinition, ToolDeps, ToolResult, register_tool
 from tools.resources import embedder, semantic_store
 
@@ -26,6 +27,7 @@ class RetrieveArgs(BaseModel):
     split: Literal["train", "test"] | None = Field("train", description="Only cases of this evaluation split; test cases are never retrieved by default.")
     image_vector: list[float] | None = Field(None, description="Image embedding of the study (512 floats), adds image-similar cases.")
     mode: str | None = Field(None, description="The calling task's mode (rag, retrieval-only); informational.")
+    required_findings: dict[str, FindingState] = Field(default_factory=dict, description="Only cases whose labels match, e.g. {'pleural_effusion': 'present'}.")
 
 
 class SimilarCases(ToolResult):
@@ -39,7 +41,7 @@ def retrieve_similar_cases(deps: ToolDeps, args: RetrieveArgs) -> SimilarCases:
     from lakehouse.retrieval import retrieve_similar_cases as retrieve
     from lakehouse.semantic.base import SearchFilter
 
-    base = SearchFilter(split=args.split, **deps.access)  # policy access tags, forced
+    base = SearchFilter(split=args.split, findings=args.required_findings, **deps.access)  # policy access tags, forced
     hits = retrieve(
         semantic_store(deps.settings),
         embedder(deps.settings),

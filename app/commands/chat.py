@@ -13,7 +13,7 @@ import uuid
 
 import typer
 
-from app.common import JsonOpt, RoleOpt, UserOpt, caller, console, emit, fail, load_settings
+from app.common import JsonOpt, PurposeOpt, RoleOpt, UserOpt, caller, console, emit, fail, load_settings
 from core.errors import SageError
 
 
@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         thread: str | None = typer.Option(None, "--thread", help="Conversation thread (memory); new if omitted."),
         user: str | None = UserOpt,
         role: str | None = RoleOpt,
-        purpose: str = typer.Option("treatment", "--purpose", help="Purpose of use (policy-checked)."),
+        purpose: str = PurposeOpt,
         as_json: bool = JsonOpt,
     ) -> None:
         """Chat with the clinical agents; answers stream as they are written."""

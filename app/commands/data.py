@@ -18,14 +18,20 @@ from pydantic import BaseModel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.common import JsonOpt, RoleOpt, UserOpt, caller, console, emit, fail, load_settings
+from app.common import (
+    JsonOpt,
+    PurposeOpt,
+    RoleOpt,
+    UserOpt,
+    caller,
+    console,
+    emit,
+    fail,
+    governed_cli,
+    load_settings,
+)
 from core.errors import SageError
 from lakehouse.findings import STATES, check_finding
-
-# TODO(policies): replace with policies.engine table grants once it lands; until then these
-# roles may read every raw table and every other role is refused.
-QUERY_ROLES = {"clinician", "researcher", "admin"}
-
 
 LimitOpt = typer.Option(None, "--limit", help="Only the first N shipped reports (by id).")
 FhirOpt = typer.Option(None, "--fhir", help="Folder of FHIR R4 bundles (*.json) to ingest.")
@@ -38,22 +44,39 @@ class AccessDeniedError(SageError):
     """The caller's role may not use this command."""
 
 
+def _authorize_ingest(settings: Any, user: str, role: str, purpose: str) -> None:
+    """Ingestion writes both tiers: the pack must grant the role the ``ingest`` action; audited."""
+    from policies.audit import AuditEvent, AuditLog
+    from policies.engine import Caller
+    from tools.resources import policy_engine
+
+    decision = policy_engine(settings).check_tool(Caller(user=user, role=role, purpose=purpose), "ingest")
+    AuditLog(settings.audit_path).append(AuditEvent(actor=user, action="ingest", resource="lakehouse", decision=decision.effect, details={"role": role, "purpose": purpose, "rule": decision.rule}))
+    if decision.effect == "deny":
+        raise AccessDeniedError(f"role {role!r} may not ingest data: {decision.reason}", hint="use a role the policy pack allows to ingest (e.g. --role data_engineer --purpose operations)")
+
+
 class SimilarCase(BaseModel):
     """One search hit as the CLI shows it."""
 
     case_id: str
-    score: float
-    split: str | None
+    similarity: float
+    source: str
     positive_findings: list[str]
     labels: dict[str, str]
     impression: str
+
+    @classmethod
+    def from_hit(cls, hit: dict[str, Any]) -> SimilarCase:
+        """From a ``retrieve_similar_cases`` hit (``lakehouse.retrieval.CaseEvidence``)."""
+        return cls(case_id=str(hit["case_id"]), similarity=round(float(hit["similarity"]), 4), source=str(hit.get("source", "")),
+                   positive_findings=list(hit.get("positive_findings", [])), labels=dict(hit.get("labels", {})), impression=str(hit.get("impression") or "")[:160])
 
 
 class SearchResult(BaseModel):
     """Answer of ``sagehealth search``."""
 
     query: str
-    vector: str
     hits: list[SimilarCase]
 
 
@@ -82,31 +105,13 @@ def _parse_findings(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def similar_cases(settings: Any, text: str, k: int, findings: dict[str, str]) -> SearchResult:
-    """Nearest cases to free text: on the abnormal-sentence vector when the text states a finding."""
-    from lakehouse.ingest.semantic_writer import abnormal_text
-    from lakehouse.labeler import positive_sentences
-    from lakehouse.semantic import SearchFilter, open_store
-    from models.embedder import TextEmbedder
-
-    using = "abnormal" if positive_sentences(text) else "text"
-    query = abnormal_text(text, "") if using == "abnormal" else text
-    vector = TextEmbedder.from_settings(settings).embed([query])[0]
-    hits = open_store(settings).search(vector.tolist(), using=using, filter=SearchFilter(findings=findings), limit=k)  # type: ignore[arg-type]
-    return SearchResult(query=text, vector=using, hits=[
-        SimilarCase(case_id=h.case_id, score=round(h.score, 4), split=h.payload.get("split"), positive_findings=h.payload.get("positive_findings", []),
-                    labels=h.payload.get("labels", {}), impression=(h.payload.get("impression") or "")[:160])
-        for h in hits
-    ])
-
-
 def register(app: typer.Typer) -> None:
     """Add ``ingest``, ``query`` and ``search`` to the CLI."""
 
     @app.command()
     def ingest(
         limit: int | None = LimitOpt, fhir: Path | None = FhirOpt, reports: Path | None = ReportsOpt, images: Path | None = ImagesOpt,
-        as_json: bool = JsonOpt, user: str | None = UserOpt, role: str | None = RoleOpt,
+        as_json: bool = JsonOpt, user: str | None = UserOpt, role: str | None = RoleOpt, purpose: str = PurposeOpt,
     ) -> None:
         """Ingest data into the lakehouse (default: the shipped Indiana reports with synthetic FHIR records)."""
         from lakehouse.ingest.images import ingest_images
@@ -114,12 +119,11 @@ def register(app: typer.Typer) -> None:
         from lakehouse.semantic import close_stores
 
         settings = load_settings()
-        _, role_name = caller(settings, user, role)
+        name, role_name = caller(settings, user, role)
         results: dict[str, Any] = {}
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         try:
-            if role_name not in {"admin", "clinician", "researcher", "data-engineer"}:
-                raise AccessDeniedError(f"role {role_name!r} may not ingest data", hint="use --role admin")
+            _authorize_ingest(settings, name, role_name, purpose)
             with Progress(*columns, console=console, disable=as_json, transient=False) as bars:
                 show = _rich_progress(bars) if not as_json else False
                 if fhir:
@@ -138,38 +142,34 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def query(sql: str = typer.Argument(..., help="One read-only SELECT over the raw tables."), as_json: bool = JsonOpt,
-              user: str | None = UserOpt, role: str | None = RoleOpt, max_rows: int = typer.Option(1000, "--max-rows")) -> None:
-        """Run a read-only SQL query over the raw tier (DuckDB)."""
-        from lakehouse.query import QueryEngine
-
+              user: str | None = UserOpt, role: str | None = RoleOpt, purpose: str = PurposeOpt,
+              max_rows: int = typer.Option(1000, "--max-rows", min=1, max=5000)) -> None:
+        """Run a read-only SQL query over the raw tier (DuckDB), within your role's tables and columns."""
         settings = load_settings()
-        _, role_name = caller(settings, user, role)
         try:
-            if role_name not in QUERY_ROLES:
-                raise AccessDeniedError(f"role {role_name!r} may not query records", hint=f"allowed roles: {', '.join(sorted(QUERY_ROLES))}")
-            result = QueryEngine(settings).sql(sql, max_rows=max_rows)
+            result = governed_cli(settings, user, role, purpose).call("query_records", {"sql": sql, "limit": max_rows})
         except SageError as exc:
             fail(exc, as_json)
+            return
         emit(result, as_json, _render_query)
 
     @app.command()
-    def search(text: str = typer.Argument(..., help="Findings text to match."), k: int = typer.Option(5, "--k", help="Number of cases."),
-               finding: list[str] = FindingOpt,
-               as_json: bool = JsonOpt, user: str | None = UserOpt, role: str | None = RoleOpt) -> None:
-        """Find similar cases in the semantic tier, with scores and findings."""
+    def search(text: str = typer.Argument(..., help="Findings text to match."), k: int = typer.Option(5, "--k", min=1, max=20, help="Number of cases."),
+               finding: list[str] = FindingOpt, split: str | None = typer.Option(None, "--split", help="Only 'train' or 'test' cases (default: both)."),
+               as_json: bool = JsonOpt, user: str | None = UserOpt, role: str | None = RoleOpt, purpose: str = PurposeOpt) -> None:
+        """Find similar cases in the semantic tier, with scores and findings (your role's access filter applies)."""
         from lakehouse.semantic import close_stores
 
         settings = load_settings()
-        _, role_name = caller(settings, user, role)
         try:
-            if role_name not in QUERY_ROLES:
-                raise AccessDeniedError(f"role {role_name!r} may not search cases", hint=f"allowed roles: {', '.join(sorted(QUERY_ROLES))}")
-            result = similar_cases(settings, text, k, _parse_findings(finding))
+            args = {"findings": text, "k": k, "split": split, "required_findings": _parse_findings(finding)}
+            result = governed_cli(settings, user, role, purpose).call("retrieve_similar_cases", args)
         except SageError as exc:
             fail(exc, as_json)
+            return
         finally:
             close_stores()
-        emit(result, as_json, _render_search)
+        emit(SearchResult(query=text, hits=[SimilarCase.from_hit(h) for h in result.hits]), as_json, _render_search)
 
 
 def _render_ingest(results: dict[str, Any]) -> None:
@@ -187,18 +187,18 @@ def _render_ingest(results: dict[str, Any]) -> None:
 
 
 def _render_query(result: Any) -> None:
-    table = Table(title=f"{result.row_count} rows{' (truncated)' if result.truncated else ''}")
+    table = Table(title=f"{len(result.rows)} rows{' (truncated)' if result.truncated else ''}")
     for col in result.columns:
         table.add_column(col)
     for row in result.rows:
-        table.add_row(*(str(v) for v in row))
+        table.add_row(*(str(row.get(c)) for c in result.columns))
     console.print(table)
 
 
 def _render_search(result: SearchResult) -> None:
-    table = Table(title=f"similar cases ({result.vector} vector)")
-    for col in ("case", "score", "positive findings", "impression"):
+    table = Table(title="similar cases")
+    for col in ("case", "similarity", "positive findings", "impression"):
         table.add_column(col)
     for hit in result.hits:
-        table.add_row(hit.case_id, f"{hit.score:.3f}", ", ".join(hit.positive_findings) or "-", hit.impression)
+        table.add_row(hit.case_id, f"{hit.similarity:.3f}", ", ".join(hit.positive_findings) or "-", hit.impression)
     console.print(table)

@@ -16,7 +16,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from app.common import JsonOpt, RoleOpt, UserOpt, caller, console, emit, fail, load_settings
+from app.common import JsonOpt, PurposeOpt, RoleOpt, UserOpt, caller, console, emit, fail, load_settings
 from core.errors import SageError
 
 
@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
         input: str = typer.Option(..., "--input", help="Task input as JSON, or @file.json."),
         user: str | None = UserOpt,
         role: str | None = RoleOpt,
-        purpose: str = typer.Option("treatment", "--purpose", help="Purpose of use (policy-checked)."),
+        purpose: str = PurposeOpt,
         thread: str | None = typer.Option(None, "--thread", help="Thread id (retry a failed run on its thread)."),
         model: str | None = typer.Option(None, "--model", help="Zoo chat model (default: SAGE_CHAT_MODEL)."),
         adapter: str | None = typer.Option(None, "--adapter", help="LoRA adapter (default: SAGE_ADAPTER)."),
