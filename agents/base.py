@@ -36,7 +36,7 @@ class RunContext(Protocol):
     purpose: str
     settings: Settings
     routing: str
-    max_new_tokens: int
+    max_new_tokens: int | None
 
     @property
     def model_name(self) -> str: ...  # noqa: D102
@@ -53,6 +53,7 @@ class GovernedTaskContext:
         self.user = invoker.deps.user
         self.role = invoker.deps.role
         self.purpose = invoker.deps.purpose
+        self.settings = invoker.deps.settings
 
     def call_tool(self, name: str, args: dict[str, Any]) -> ToolResult:
         """Run tool ``name`` under policy, tracing and audit (see ``tools.governed``)."""
@@ -70,6 +71,7 @@ def tool_deps(ctx: RunContext, state: Mapping[str, Any]) -> ToolDeps:
         thread_id=state.get("thread_id"),
         model=ctx.model_name,
         adapter=ctx.adapter_name,
+        max_new_tokens=ctx.max_new_tokens,
     )
 
 

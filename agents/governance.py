@@ -76,6 +76,32 @@ def _caller(ctx: RunContext) -> Any:
     return Caller(user=ctx.user, role=ctx.role, purpose=ctx.purpose)
 
 
+def _redact_fields(ctx: Any, output: dict[str, Any], fields: Any = None) -> list[str]:
+    """Redact PHI in place in the string leaves of ``output`` (only under ``fields`` when given).
+
+    Returns ``"path (TYPES)"`` for each leaf where something was masked (never the PHI itself).
+    """
+    scope = output if fields is None else {k: output[k] for k in fields if k in output}
+    redacted: list[str] = []
+    for path, text in list(strings_in(scope)):
+        if text.strip():
+            result = ctx.call_tool("redact_phi", {"text": text})
+            if result.entities:
+                set_path(output, path, result.text)
+                redacted.append(f"{path} ({', '.join(sorted({e['type'] for e in result.entities}))})")
+    return redacted
+
+
+def _phi_denied(state: dict[str, Any], context: RunContext, redacted: list[str], where: str, hint: str) -> dict[str, Any] | None:
+    """The denied state when PHI was found and the pack's ``phi_output`` says deny, else None."""
+    verdict = policy_engine(context.settings).check_output(_caller(context), ";".join(redacted), bool(redacted))
+    if verdict.effect != "deny":
+        return None
+    reason = f"PHI in {where} {'; '.join(redacted)}: {verdict.reason}"
+    error = {"type": "PolicyDenied", "message": reason, "hint": hint, "agent": "governance_post"}
+    return {"output": None, "policy_decisions": [_decision(state, "post", "deny", reason, "phi")], "status": "denied", "error": error}
+
+
 def governance_post(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Graph node: redact, check grounding, and pause for human review when needed."""
     context = runtime.context
@@ -83,19 +109,10 @@ def governance_post(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict
     def body(ctx: Any, span: Any) -> dict[str, Any]:
         output = copy.deepcopy(state.get("output") or {})
         decisions: list[dict[str, Any]] = []
-        redacted: list[str] = []
-        for path, text in list(strings_in(output)):
-            if text.strip():
-                result = ctx.call_tool("redact_phi", {"text": text})
-                if result.entities:
-                    set_path(output, path, result.text)
-                    redacted.append(f"{path} ({', '.join(sorted({e['type'] for e in result.entities}))})")
-        phi_verdict = policy_engine(context.settings).check_output(_caller(context), ";".join(redacted), bool(redacted))
-        if phi_verdict.effect == "deny":
-            reason = f"PHI in output fields {'; '.join(redacted)}: {phi_verdict.reason}"
-            decisions.append(_decision(state, "post", "deny", reason, "phi"))
+        redacted = _redact_fields(ctx, output)
+        if denied := _phi_denied(state, context, redacted, "output fields", "remove identifiers from the request"):
             span.set_attribute(Attr.POLICY_EFFECT, "deny")
-            return {"output": None, "policy_decisions": decisions, "status": "denied", "error": {"type": "PolicyDenied", "message": reason, "hint": "remove identifiers from the request", "agent": "governance_post"}}
+            return denied
         if redacted:
             decisions.append(_decision(state, "post", "redact", f"PHI redacted in {'; '.join(redacted)}", "phi"))
         reasons = _review_reasons(state, output, context)
@@ -106,20 +123,32 @@ def governance_post(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict
         span.set_attribute(Attr.POLICY_EFFECT, "review")
         spec, _ = task_and_input(state)
         answer = interrupt({"run_id": state.get("run_id"), "thread_id": state.get("thread_id"), "task": spec.name, "reasons": reasons, "output": output, "actions": list(REVIEW_ACTIONS)})
-        return _apply_review(state, spec, output, answer, decisions, reasons)
+        return _apply_review(state, context, ctx, spec, output, answer, decisions, reasons)
 
     return run_agent("governance_post", "governance", state, context, body)
 
 
-def _apply_review(state: dict[str, Any], spec: Any, output: dict[str, Any], answer: Any, decisions: list[dict[str, Any]], reasons: list[str]) -> dict[str, Any]:
+def _apply_review(
+    state: dict[str, Any], context: RunContext, ctx: Any, spec: Any, output: dict[str, Any], answer: Any, decisions: list[dict[str, Any]], reasons: list[str],
+) -> dict[str, Any]:
     answer = answer if isinstance(answer, dict) else {"action": str(answer)}
     action = answer.get("action")
-    who = answer.get("reviewer", "reviewer")
-    why = f"{who}: {answer.get('note') or action} (review asked because: {'; '.join(reasons)})"
+    who = f"{answer.get('reviewer', 'reviewer')} ({answer.get('role') or 'no role'})"
+    note = {"note": str(answer.get("note") or "")}
+    _redact_fields(ctx, note)  # the note is shown with the run's decisions: no PHI there either
+    why = f"{who}: {note['note'] or action} (review asked because: {'; '.join(reasons)})"
     if action == "approve":
         return {"output": output, "policy_decisions": [*decisions, _decision(state, "review", "allow", why, "human-review")]}
     if action == "edit":
-        edited = spec.output_model.model_validate({**output, **(answer.get("output") or {})}).model_dump(mode="json")
+        changes = answer.get("output") or {}
+        edited = spec.output_model.model_validate({**output, **changes}).model_dump(mode="json")
+        # A reviewer's text is checked like the model's: PHI is masked (or the run denied, per pack).
+        redacted = _redact_fields(ctx, edited, changes)
+        if denied := _phi_denied(state, context, redacted, "the reviewer's edit of", "edit again without identifiers"):
+            denied["policy_decisions"] = [*decisions, *denied["policy_decisions"]]
+            return denied
+        if redacted:
+            decisions = [*decisions, _decision(state, "review", "redact", f"PHI redacted in the reviewer's edit of {'; '.join(redacted)}", "phi")]
         return {"output": edited, "policy_decisions": [*decisions, _decision(state, "review", "allow", f"edited by {why}", "human-review")]}
     reason = f"rejected by {why}" if action == "reject" else f"unknown review action {action!r} from {who}; treated as reject"
     return {

@@ -24,7 +24,7 @@ class Context:
     model: str | None = field(default=None, metadata={"description": "Zoo name of the chat model; None uses settings.chat_model."})
     adapter: str | None = field(default=None, metadata={"description": "LoRA adapter for report drafting; None uses settings.adapter."})
     routing: Literal["embedding", "llm"] = field(default="embedding", metadata={"description": "How the planner routes free text: embedding similarity or the chat model."})
-    max_new_tokens: int = field(default=96, metadata={"description": "Generation budget for the model agent."})
+    max_new_tokens: int | None = field(default=None, metadata={"description": "Overrides the task's generation budget when set (sagehealth run --max-new-tokens)."})
 
     @property
     def model_name(self) -> str:

@@ -23,6 +23,7 @@ from core.telemetry import Attr, get_tracer
 from graphs.checkpoint import open_checkpointer
 from graphs.clinical import build_graph
 from graphs.context import Context
+from graphs.review import authorize_review, reviewer_caller
 
 RECURSION_LIMIT = 40  # 5 workers + 6 planner visits per run; anything near 40 is a routing bug
 # "async": each step's checkpoint is written while the next step runs (measured ~2x cheaper per
@@ -91,12 +92,14 @@ def run_task(
     """
     spec = get_task(task)
     validated = validate_input(spec, input)
-    context = _context(settings, user, role, purpose, model=model, adapter=adapter, max_new_tokens=max_new_tokens)
+    options = {"model": model, "adapter": adapter, "max_new_tokens": max_new_tokens}
+    context = _context(settings, user, role, purpose, **options)
     run_id = f"run-{uuid.uuid4().hex[:12]}"
     thread_id = thread_id or f"thread-{uuid.uuid4().hex[:12]}"
     state = {
         "request": {"task": spec.name, "input": validated, "text": text},
         "caller": {"user": user, "role": role, "purpose": purpose},
+        "options": options,
         "run_id": run_id,
         "thread_id": thread_id,
         "plan": [],
@@ -117,8 +120,13 @@ def resume_run(settings: Settings, thread_id: str, decision: dict[str, Any] | No
     Args:
         settings: Installation settings.
         thread_id: Thread of the paused or interrupted run.
-        decision: Reviewer's answer ``{"action": "approve"|"edit"|"reject", "reviewer": ..., "note": ...,
-            "output": {...}}`` when the run waits for review; ``None`` to resume after a crash.
+        decision: Reviewer's answer ``{"action": "approve"|"edit"|"reject", "reviewer": ..., "role": ...,
+            "purpose": ..., "note": ..., "output": {...}}`` when the run waits for review; ``None`` to
+            resume after a crash.
+
+    Raises:
+        tools.governed.ActionDeniedError: the reviewer's role may not review (audited; the run
+            stays paused).
     """
     with open_checkpointer(settings) as saver:
         snapshot = build_graph(saver).get_state(_config(thread_id))
@@ -126,9 +134,11 @@ def resume_run(settings: Settings, thread_id: str, decision: dict[str, Any] | No
     if not values:
         raise RunNotFoundError(f"no run on thread {thread_id!r}", hint="list paused runs with `sagehealth review list`")
     caller = values["caller"]
-    context = _context(settings, caller["user"], caller["role"], caller["purpose"])
+    context = _context(settings, caller["user"], caller["role"], caller["purpose"], **(values.get("options") or {}))
     if snapshot.interrupts and decision is None:
         raise SageError(f"run {values['run_id']} on thread {thread_id!r} waits for review", hint="sagehealth review approve|edit|reject THREAD")
+    if snapshot.interrupts and decision is not None:  # the reviewer's role must be allowed to decide; the run stays paused if not
+        authorize_review(settings, reviewer_caller(decision), str(decision.get("action"))[:32], thread_id, values["run_id"])
     payload: Any = Command(resume=decision) if snapshot.interrupts else None
     if payload is None and not snapshot.next:
         return load_result(settings, thread_id)

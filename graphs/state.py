@@ -53,6 +53,8 @@ class ClinicalState(TypedDict, total=False):
         messages: Chat history (chat graph only).
         memory: Facts a chat thread carries between turns, e.g. the patient being discussed
             (chat graph only; the checkpointer keeps it per thread).
+        options: Model, adapter and token budget the run was started with; a resumed run
+            (after review or a crash) keeps them.
         error: Set when the run failed or was denied: ``{"type", "message", "hint", "agent"}``.
         status: running | done | failed | review | denied.
     """
@@ -71,5 +73,6 @@ class ClinicalState(TypedDict, total=False):
     tool_calls: Annotated[list[dict[str, Any]], operator.add]
     messages: Annotated[list[AnyMessage], add_messages]
     memory: dict[str, Any]
+    options: dict[str, Any]
     error: dict[str, Any] | None
     status: Status

@@ -92,8 +92,19 @@ class TextEmbedder:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TextEmbedder:
-        """One shared instance per (folder, device) and process: loading costs ~1 s and 90 MB."""
-        folder = default_embedder_folder()
+        """The embedder named by ``settings.embed_model``; one shared instance per (folder, device) and process.
+
+        The built-in ``minilm-l6`` loads from the installed wheel; a zoo entry with backend
+        ``transformers`` loads its folder (a sentence-transformers model with mean pooling).
+        Its dimension must match the collection's text vectors, or ingest/search fail naming both.
+        Loading costs ~1 s and 90 MB, hence the cache.
+        """
+        from models.zoo import ModelZoo
+
+        spec = ModelZoo(settings).spec(settings.embed_model)
+        if "embed" not in spec.roles:
+            raise EmbedderLoadError(f"model {spec.name!r} is not an embedder (roles: {', '.join(spec.roles)})", hint="set SAGE_EMBED_MODEL to a zoo model with role 'embed'")
+        folder = Path(spec.location).expanduser() if spec.backend == "transformers" else default_embedder_folder()
         device = resolve_device(settings.device)
         key = (str(folder), device)
         with cls._cache_lock:

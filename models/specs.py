@@ -36,7 +36,7 @@ class ModelSpec(BaseModel):
 
     ``location`` depends on the backend: ``gguf-transformers`` → ``package:<python package>/<gguf file>``
     (dequantized into ``SAGE_HOME/models/<name>`` on first load); ``transformers`` → a local
-    ``save_pretrained`` folder; ``openai`` → the endpoint base URL (``settings`` when empty);
+    ``save_pretrained`` folder (for an ``image`` model also a ``.pt2`` or TorchScript file); ``openai`` → the endpoint base URL (``settings`` when empty);
     ``python`` → ``module:attribute`` of a loader, imported only when the model is used.
     """
 

@@ -105,7 +105,8 @@ class ModelZoo:
             ok = importlib.util.find_spec(module) is not None and not missing
             return ModelSpecStatus(spec=spec, source=source, available=ok, cached=ok, detail=spec.location if ok else f"install {spec.requires_package or module}")
         folder = self.cache_folder(spec)
-        cached = (folder / "config.json").is_file()
+        # An image encoder may also be a single exported file (.pt2 / TorchScript).
+        cached = (folder / "config.json").is_file() or ("image" in spec.roles and folder.is_file())
         ok = cached or (spec.backend == "gguf-transformers" and not missing)
         detail = str(folder) if ok else (f"install {spec.requires_package}" if missing else f"no model at {folder}")
         return ModelSpecStatus(spec=spec, source=source, available=ok, cached=cached, detail=detail)
@@ -126,8 +127,21 @@ class ModelZoo:
         return self._python_model(name or self.settings.embed_model, "embed")
 
     def image_encoder(self, name: str | None = None) -> Any:
-        """The image encoder (default ``settings.image_model``), e.g. ``models.image.TinyCxrEncoder``."""
-        return self._python_model(name or self.settings.image_model, "image")
+        """The image encoder (default ``settings.image_model``), loaded once.
+
+        A ``python`` spec is built from its ``module:attribute`` (the built-in ``cxr-tiny``
+        placeholder); a ``transformers`` spec loads a real encoder from its ``location`` with
+        :func:`models.image.load_encoder` (a ``.pt2`` export, a TorchScript file or a Hugging
+        Face folder). Callers normally use :func:`models.image.image_encoder_for`.
+        """
+        spec = self.spec(name or self.settings.image_model)
+        if "image" not in spec.roles:
+            raise ZooConfigError(f"model {spec.name!r} has roles {list(spec.roles)}, not image", hint="set SAGE_IMAGE_MODEL to an image model: `sagehealth models list`")
+        if spec.backend == "transformers":
+            from models.image import load_encoder
+
+            return self._cached(spec.name, lambda: load_encoder(self.cache_folder(spec)))
+        return self._python_model(spec.name, "image")
 
     def loaded(self) -> builtins.list[str]:
         """Names of the models this zoo has loaded so far."""

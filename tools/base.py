@@ -62,6 +62,7 @@ class ToolDeps:
     thread_id: str | None = None
     model: str | None = None
     adapter: str | None = None
+    max_new_tokens: int | None = None  # the caller's budget override for generate_text
     access: dict[str, Any] = field(default_factory=dict)  # forced SearchFilter fields from policy
     sql_scope: dict[str, Any] = field(default_factory=dict)  # check_read_only kwargs from policy
 

@@ -42,18 +42,18 @@ class GeneratedText(ToolResult):
     output_tokens: int | None = None
 
 
-def _params(args: GenerateArgs) -> Any:
+def _params(args: GenerateArgs, budget: int | None) -> Any:
     from models.lm.types import GenerationParams
 
-    return GenerationParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed if args.temperature > 0 else None)
+    return GenerationParams(max_new_tokens=budget or args.max_new_tokens, temperature=args.temperature, seed=args.seed if args.temperature > 0 else None)
 
 
 def generate_text(deps: ToolDeps, args: GenerateArgs) -> GeneratedText:
-    """Generate with the run's model and adapter."""
+    """Generate with the run's model and adapter (and the caller's token budget, when set)."""
     name = deps.model or deps.settings.chat_model
     model = model_zoo(deps.settings).chat_model(name)
     try:
-        result = model.generate([m.model_dump() for m in args.messages], _params(args), adapter=args.adapter or deps.adapter)
+        result = model.generate([m.model_dump() for m in args.messages], _params(args, deps.max_new_tokens), adapter=args.adapter or deps.adapter)
     except (RuntimeError, ValueError, OSError) as exc:
         raise ToolExecutionError(f"model {name!r} failed to generate: {exc}", hint="check `sagehealth models list`") from exc
     return GeneratedText(

@@ -12,6 +12,9 @@ Every call goes through the same gate, in this order:
 
 Denials raise :class:`ToolDeniedError`, backend failures :class:`ToolExecutionError`; both are
 also kept in :attr:`GovernedInvoker.calls` / :attr:`decisions` so the graph records them.
+
+Commands that are not tools (``review``, ``import_interactions``, a batch job) are checked as
+pseudo-tool actions with :func:`authorize_action`: the same ``check_tool`` rule, one audit event.
 """
 
 from __future__ import annotations
@@ -49,6 +52,49 @@ def sql_scope(policy: Any) -> dict[str, Any]:
 
 class ToolArgumentError(ToolError):
     """The arguments do not match the tool's schema."""
+
+
+class ActionDeniedError(ToolDeniedError):
+    """The policy pack does not grant the caller's role a command-level action (review, import)."""
+
+
+def authorize_action(
+    settings: Any,
+    caller: Any,
+    action: str,
+    *,
+    resource: str,
+    run_id: str | None = None,
+    audit_action: str | None = None,
+    details: dict[str, Any] | None = None,
+    hint: str | None = None,
+) -> Any:
+    """Check a pseudo-tool action with ``PolicyEngine.check_tool`` and audit the decision.
+
+    Args:
+        settings: Installation settings (policy pack, audit log).
+        caller: ``policies.engine.Caller`` (user, role, purpose).
+        action: Name checked against the role's ``allowed_tools`` (e.g. ``"review"``).
+        resource: What the action is on (a thread id, a table name); an id, never a text.
+        run_id: The run the action concerns, if any (e.g. the run a reviewer decides).
+        audit_action: Action name in the audit log (default: ``action``).
+        details: Extra ids and counts for the audit event (never texts: PHI).
+        hint: What a denied caller can do instead.
+
+    Returns:
+        The ``PolicyDecision`` (allowed).
+
+    Raises:
+        ActionDeniedError: the pack denies the action (the denial is audited first).
+    """
+    from policies.audit import AuditEvent
+
+    decision = policy_engine(settings).check_tool(caller, action)
+    event_details = {"role": caller.role, "purpose": caller.purpose, "rule": decision.rule, **(details or {})}
+    audit_log(settings).append(AuditEvent(actor=caller.user, action=audit_action or action, resource=resource, decision=decision.effect, run_id=run_id, details=event_details))
+    if decision.effect == "deny":
+        raise ActionDeniedError(f"role {caller.role!r} may not {action.replace('_', ' ')}: {decision.reason}", hint=hint or "use a role the policy pack allows for this action")
+    return decision
 
 
 class GovernedInvoker:

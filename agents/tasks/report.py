@@ -7,6 +7,11 @@ Modes (the same three as ``sagehealth generate-batch``):
 - ``no-rag``: the model sees the findings only (no retrieval, no citations);
 - ``retrieval-only``: no model; the impression is the nearest case's impression, cited.
 
+With an ``image_path`` (rag and retrieval-only), the study image is embedded by the same encoder
+ingestion used for the cases' ``image`` vectors; its nearest cases join the label-aware pool and
+are also cited on their own (``basis="image"``). The default encoder is a placeholder
+(``models.image``), so image citations show the path works, not clinical likeness.
+
 Every draft is labelled and compared with the labels of the findings, so the clinician sees
 when the draft names findings the text does not (or misses ones it does); drafts with a weak
 nearest case or uncertain findings are flagged for review.
@@ -42,7 +47,7 @@ class ReportInput(BaseModel):
     mode: Mode = Field("rag", description="rag (retrieval-augmented), no-rag, or retrieval-only (no model).")
     k: int = Field(3, ge=1, le=10, description="Similar prior cases to retrieve (1-10).")
     case_id: str | None = Field(None, max_length=64, description="Id of the case being reported; never retrieved as its own example.")
-    image_path: str | None = Field(None, description="PNG/JPEG/DICOM of the study; adds image-similar cases to retrieval.")
+    image_path: str | None = Field(None, description="PNG/JPEG/DICOM of the study; embedded by the image encoder, image-similar cases join retrieval and are cited.")
     adapter: str | None = Field(None, max_length=128, description="LoRA adapter for the report model (default: the run's).")
     max_new_tokens: int = Field(96, ge=8, le=512, description="Generation budget (an impression needs about 40-100 tokens).")
 
@@ -63,10 +68,11 @@ class ReportInput(BaseModel):
 
 
 class Citation(BaseModel):
-    """A prior case the draft is based on."""
+    """A prior case the draft is based on, or (basis ``image``) whose image resembles the study's."""
 
     case_id: str
     similarity: float
+    basis: Literal["findings", "image"] = Field("findings", description="What the similarity compares: the findings (label-aware ranking) or the images (image encoder cosine).")
 
 
 class ReportDraft(BaseModel):
@@ -96,24 +102,31 @@ def clean_impression(text: str) -> str:
     return _CUT.split(body.strip(), maxsplit=1)[0].strip()
 
 
-def _image_vector(path: str) -> list[float]:
-    from models.image import TinyCxrEncoder, load_image
+def _image_vector(ctx: TaskContext, path: str) -> list[float]:
+    """The study image embedded by the installation's encoder, the one ingestion used for the ``image`` vectors."""
+    from models.image import image_encoder_for, load_image
 
-    return TinyCxrEncoder().embed([load_image(Path(path))])[0].tolist()
+    return image_encoder_for(ctx.settings).embed([load_image(Path(path))])[0].tolist()
 
 
 def retrieve(ctx: TaskContext, task: BaseModel) -> dict[str, Any]:
-    """Label the findings and (except in no-rag) fetch similar prior cases."""
+    """Label the findings and (except in no-rag) fetch similar prior cases, and image-similar ones for an image."""
     assert isinstance(task, ReportInput)
+    # The image is read first: a bad file fails the step before any data is touched.
+    vector = _image_vector(ctx, task.image_path) if task.image_path and task.mode != "no-rag" else None
     labels = call(ctx, "label_findings", {"text": task.findings}).get("labels", {})
     hits: list[dict[str, Any]] = []
+    image_hits: list[dict[str, Any]] = []
     if task.mode != "no-rag":
         args: dict[str, Any] = {"findings": task.findings, "k": task.k, "mode": task.mode, "exclude_ids": [task.case_id] if task.case_id else []}
-        if task.image_path:
-            args["image_vector"] = _image_vector(task.image_path)
-        hits = list(call(ctx, "retrieve_similar_cases", args).get("hits", []))
-        hits = [h for h in hits if h.get("case_id") != task.case_id]
-    return {"ids": [h["case_id"] for h in hits], "hits": hits, "query_labels": labels}
+        if vector is not None:
+            args["image_vector"] = vector  # image neighbours join the label-aware pool
+        hits = [h for h in call(ctx, "retrieve_similar_cases", args).get("hits", []) if h.get("case_id") != task.case_id]
+        if vector is not None:
+            # The label-aware rerank judges its pool by text, so image neighbours are also fetched and cited on their own.
+            found = {h["case_id"] for h in hits}
+            image_hits = [h for h in call(ctx, "retrieve_similar_cases", {**args, "strategy": "image"}).get("hits", []) if h.get("case_id") not in found | {task.case_id}]
+    return {"ids": [h["case_id"] for h in hits + image_hits], "hits": hits, "image_hits": image_hits, "query_labels": labels}
 
 
 def generate(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any]) -> dict[str, Any] | None:
@@ -150,6 +163,10 @@ def _review_reasons(query_labels: dict[str, str], draft_labels: dict[str, str], 
     return reasons
 
 
+def _similarity(hit: dict[str, Any]) -> float:
+    return round(float(hit.get("similarity", hit.get("score", 0.0))), 4)
+
+
 def compose(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any], drafts: dict[str, Any] | None) -> ReportDraft:
     """Assemble the draft, its citations, labels and review flags."""
     assert isinstance(task, ReportInput)
@@ -162,7 +179,8 @@ def compose(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any], drafts:
     query_labels = dict(evidence.get("query_labels", {}))
     draft_labels = call(ctx, "label_findings", {"text": impression}).get("labels", {}) if impression else {}
     reasons = _review_reasons(query_labels, draft_labels, hits, impression, task.mode)
-    citations = [Citation(case_id=h["case_id"], similarity=round(float(h.get("similarity", h.get("score", 0.0))), 4)) for h in hits] if task.mode != "no-rag" else []
+    citations = [Citation(case_id=h["case_id"], similarity=_similarity(h)) for h in hits] if task.mode != "no-rag" else []
+    citations += [Citation(case_id=h["case_id"], similarity=_similarity(h), basis="image") for h in evidence.get("image_hits", [])]
     return ReportDraft(impression=impression, mode=task.mode, citations=citations, query_labels=query_labels, draft_labels=draft_labels, needs_review=bool(reasons), review_reasons=reasons, model=model, adapter=adapter)
 
 

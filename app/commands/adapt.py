@@ -37,12 +37,12 @@ def _render_list(manifests: list) -> None:  # list[AdapterManifest]; models.adap
 
 def register(app: typer.Typer) -> None:
     """Add the ``adapt`` group to the CLI."""
-    adapt_app = typer.Typer(help="LoRA adapters: train on the lakehouse, list, inspect, delete, export.", no_args_is_help=True)
+    adapt_app = typer.Typer(help="LoRA adapters: train on the lakehouse, list, inspect, delete, merge for export.", no_args_is_help=True)
     app.add_typer(adapt_app, name="adapt")
 
     @adapt_app.command("train")
     def train(
-        name: str = typer.Option(..., "--name", help="Adapter name ([a-z0-9][a-z0-9._-]*)."),
+        name: str = typer.Option(..., "--name", help="Adapter name: lower-case letters, digits, '.', '_' and '-', starting with a letter or digit."),
         epochs: int = typer.Option(1, "--epochs", min=1),
         max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Stop after N optimizer steps (short runs)."),
         limit: int | None = typer.Option(None, "--limit", min=1, help="Use at most N training reports."),
@@ -50,6 +50,7 @@ def register(app: typer.Typer) -> None:
         r: int = typer.Option(16, "--r", min=1, help="LoRA rank."),
         lr: float = typer.Option(2e-4, "--lr", help="Learning rate."),
         batch_size: int = typer.Option(8, "--batch-size", min=1),
+        max_seq_len: int = typer.Option(384, "--max-seq-len", min=16, max=8192, help="Token cap per example (prompt + impression)."),
         abnormal_fraction: float = typer.Option(0.5, "--abnormal-fraction", min=0.0, max=0.95, help="Minimum share of abnormal cases (oversampled)."),
         resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue an interrupted run of the same name."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an installed adapter of the same name."),
@@ -65,7 +66,7 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         who, what = caller(settings, user, role)
         try:
-            config = LoraTrainConfig(epochs=epochs, max_steps=max_steps, r=r, alpha=2 * r, lr=lr, batch_size=batch_size, limit=limit)
+            config = LoraTrainConfig(epochs=epochs, max_steps=max_steps, r=r, alpha=2 * r, lr=lr, batch_size=batch_size, max_seq_len=max_seq_len, limit=limit)
         except ValidationError as exc:
             fail(SageError(f"invalid training option: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}", hint="see `sagehealth adapt train --help`"), as_json)
         try:

@@ -29,7 +29,14 @@ from pydantic import BaseModel, Field
 
 from core.settings import Settings
 from lakehouse.ingest.indiana import IndianaReport, ReadStats, read_indiana
-from lakehouse.ingest.semantic_writer import LABELER, SemanticBatch, build_points, label_reports, label_rows
+from lakehouse.ingest.semantic_writer import (
+    LABELER,
+    SemanticBatch,
+    access_tags,
+    build_points,
+    label_reports,
+    label_rows,
+)
 from lakehouse.raw.schema import TABLES, split_for
 from lakehouse.raw.store import RawStore
 from lakehouse.raw.tables import RowTypeError, coerce_row
@@ -204,6 +211,7 @@ class Ingestor:
         if others:
             present = {p.case_id for p in self.store.retrieve(others)}
             todo |= set(others) - present
+        self._refresh_access_tags(rows, todo, patients, counts)
         selected = [(r, s) for r, s in rows if r["report_id"] in todo]
         if not selected:
             return
@@ -214,6 +222,20 @@ class Ingestor:
         self.report.points_upserted += len(points)
         for rep in labelled:
             self._labels[rep.row["report_id"]] = {k: (v, rep.label_version) for k, v in rep.labels.items()}
+
+
+    def _refresh_access_tags(self, rows: list[Any], todo: set[str], patients: dict[str, dict[str, Any]], counts: dict[str, Any]) -> None:
+        """A patient whose consent, site or sensitivity changed: update the tags on their unchanged reports.
+
+        Retrieval filters on these payload fields, so a withdrawn research consent must reach the
+        semantic tier even when no report text changed. Runs inside the raw transaction: if it
+        fails, the patient change is rolled back with the batch.
+        """
+        changed = set(counts["patients"].written_keys) if "patients" in counts else set()
+        for row, _ in rows:
+            pid = row.get("patient_id")
+            if pid in changed and row["report_id"] not in todo:
+                self.store.set_payload(row["report_id"], access_tags(row, patients.get(pid, {}), self.settings))
 
 
 def report_row(report: IndianaReport, settings: Settings, patient_id: str | None = None) -> dict[str, Any]:

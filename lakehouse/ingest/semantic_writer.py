@@ -77,6 +77,21 @@ def abnormal_text(findings: str, impression: str) -> str:
     return " ".join(positive_sentences(f"{findings} {impression}".strip())) or NORMAL_SENTENCE
 
 
+def access_tags(row: dict[str, Any], patient: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The payload fields retrieval filters enforce (site, consent, sensitivity), from the patient row.
+
+    Fail closed: a report with no patient record, or a patient without tags, is
+    ``treatment-only`` (never served to research use) at sensitivity 1 until a record says
+    otherwise. Sensitivity 0 is a real value and is kept.
+    """
+    sensitivity = patient.get("sensitivity")
+    return {
+        "site": patient.get("site") or row.get("site") or settings.site,
+        "consent": patient.get("consent") or "treatment-only",
+        "sensitivity": 1 if sensitivity is None else int(sensitivity),
+    }
+
+
 def build_points(reports: Sequence[LabelledReport], patients: dict[str, dict[str, Any]], settings: Settings, embedder: Any) -> list[CasePoint]:
     """Embed the reports (both vectors in one embedder call) and assemble payloads."""
     texts = [(r.row.get("findings") or r.row.get("impression") or "") for r in reports]
@@ -91,9 +106,7 @@ def build_points(reports: Sequence[LabelledReport], patients: dict[str, dict[str
             "case_id": row["report_id"],
             "patient_id": row.get("patient_id"),
             "split": row.get("split"),
-            "site": patient.get("site") or row.get("site") or settings.site,
-            "consent": patient.get("consent") or "research",
-            "sensitivity": int(patient.get("sensitivity") or 1),
+            **access_tags(row, patient, settings),
             "labels": dict(rep.labels),
             "positive_findings": positive_findings(rep.labels),
             "label_version": rep.label_version,

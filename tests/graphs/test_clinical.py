@@ -90,3 +90,10 @@ def test_pydantic_errors_name_the_field(settings: Settings, probe: str) -> None:
         run_task(settings, probe, {"findings": "x"}, "dr-a", "clinician")
     assert "findings" in info.value.message and "at least 3" in info.value.message
     assert not isinstance(info.value, ValidationError)
+
+
+def test_callers_token_budget_overrides_the_tasks(settings: Settings, spans, probe: str) -> None:
+    result = run_task(settings, probe, {"findings": FINDINGS}, "dr-a", "clinician", max_new_tokens=2)
+    assert result.status == "done", result.error
+    chat = [s for s in spans.get_finished_spans() if s.name.startswith("chat ")]
+    assert chat and all(s.attributes[Attr.OUTPUT_TOKENS] <= 2 for s in chat), "the task asked for 8, the caller capped at 2"

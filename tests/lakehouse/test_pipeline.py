@@ -11,7 +11,7 @@ import pytest
 from core.settings import Settings
 from lakehouse.findings import positive_findings
 from lakehouse.ingest.indiana import indiana_archive_path
-from lakehouse.ingest.pipeline import ingest_fhir_folder, ingest_report_folder
+from lakehouse.ingest.pipeline import ingest_default, ingest_fhir_folder, ingest_report_folder
 from lakehouse.ingest.semantic_writer import abnormal_text
 from lakehouse.raw.store import RawStore
 from lakehouse.semantic import SearchFilter, open_store
@@ -121,3 +121,42 @@ def test_search_precision_at_5_beats_random(small_lakehouse: Settings) -> None:
     print(f"precision@5 {p_at_5:.3f} vs random {baseline:.3f} over {len(queries)} test queries")
     assert p_at_5 >= 1.5 * baseline and p_at_5 > 0.3
     assert positive_findings(queries[0].payload["labels"]) == queries[0].payload["positive_findings"]
+
+
+def test_default_ingest_twice_adds_nothing_anywhere(tmp_path: Path) -> None:
+    """The shipped path (reports + generated FHIR) is deterministic end to end: a rerun is a no-op."""
+    settings = Settings(home=tmp_path / "home")
+    first = ingest_default(settings, limit=15, progress=False)
+    assert first.tables["patients"].new == first.tables["reports"].new >= 14
+    second = ingest_default(settings, limit=15, progress=False)
+    changed = {name: (c.new, c.changed) for name, c in second.tables.items() if c.new or c.changed}
+    assert changed == {} and second.points_upserted == 0, changed
+
+
+def test_a_consent_change_reaches_the_search_filter_without_new_text(tmp_path: Path) -> None:
+    """Withdrawing research consent must hide the patient's cases from research retrieval at once."""
+    from lakehouse.ingest.indiana import read_indiana
+    from lakehouse.synth.generate import generate_bundles
+
+    settings = Settings(home=tmp_path / "home")
+    folder = tmp_path / "bundles"
+    generate_bundles(read_indiana(limit=12), folder, seed=5, site="site-b")
+    ingest_fhir_folder(settings, folder)
+    store = open_store(settings)
+    research = {p.case_id for p in store.scroll(limit=100) if p.payload["consent"] == "research"}
+    assert research, "some generated patients consent to research"
+
+    case_id = sorted(research)[0]
+    bundle_path = folder / f"{case_id}.json"  # the generator names each bundle after its report
+    bundle = json.loads(bundle_path.read_text())
+    for entry in bundle["entry"]:
+        for tag in entry["resource"].get("meta", {}).get("security", []):
+            if tag.get("code") == "research":
+                tag["code"] = "treatment-only"
+    bundle_path.write_text(json.dumps(bundle))
+
+    again = ingest_fhir_folder(settings, folder)
+    assert again.tables["patients"].changed == 1 and again.tables["reports"].changed == 0 and again.points_upserted == 0
+    assert store.retrieve([case_id])[0].payload["consent"] == "treatment-only"
+    hits = store.search(store.retrieve([case_id], with_vectors=True)[0].vectors["text"], using="text", filter=SearchFilter(consents=["research"]), limit=50)
+    assert case_id not in {h.case_id for h in hits}

@@ -62,3 +62,14 @@ def test_emits_embeddings_span(embedder: TextEmbedder, tmp_path) -> None:
     attrs = spans[-1].attributes or {}
     assert attrs[Attr.OPERATION] == "embeddings" and attrs[Attr.REQUEST_MODEL] == "all-MiniLM-L6-v2"
     assert int(attrs[Attr.INPUT_TOKENS]) > 2
+
+
+def test_settings_choose_the_embedder_from_the_zoo(tmp_path) -> None:  # noqa: ANN001
+    from core.errors import SageError
+    from models.embedder import EmbedderLoadError
+
+    assert TextEmbedder.from_settings(Settings(home=tmp_path)).dim == 384
+    with pytest.raises(EmbedderLoadError, match="not an embedder"):
+        TextEmbedder.from_settings(Settings(home=tmp_path, embed_model="smollm2-135m"))
+    with pytest.raises(SageError, match="no-such-embedder"):
+        TextEmbedder.from_settings(Settings(home=tmp_path, embed_model="no-such-embedder"))
