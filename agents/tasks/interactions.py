@@ -78,7 +78,10 @@ def compose(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any], drafts:
     if found:
         worst = found[0]
         partner = (worst.get("between") or [worst.get("drug_a")])[0]
-        summary = f"{len(found)} interaction(s) with {task.proposed}; most severe: {worst.get('severity')} with {partner}."
+        summary = (
+            f"{len(found)} interaction(s) with {task.proposed}; most severe: {worst.get('severity')} with {partner}. "
+            f"{worst.get('mechanism')}. Management: {worst.get('management')}. Source: {worst.get('source')}."
+        )
     else:
         summary = f"No interaction between {task.proposed} and {', '.join(current) or 'no current drugs'} is listed in the curated table (absence is not proof of safety)."
     return InteractionReport(proposed=task.proposed, current=current, interactions=found, summary=summary, patient_id=task.patient_id)

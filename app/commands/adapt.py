@@ -56,15 +56,24 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an installed adapter of the same name."),
         user: str | None = UserOpt,
         role: str | None = RoleOpt,
+        purpose: str = typer.Option("quality", "--purpose", help="Purpose of use (policy-checked)."),
         as_json: bool = JsonOpt,
     ) -> None:
         """Fine-tune a LoRA adapter on de-identified train-split reports and install it."""
         from lakehouse.datasets import impression_examples, label_agreement
         from models.adapt.config import LoraTrainConfig
         from models.adapt.train import train_adapter
+        from policies.engine import Caller
+        from tools.governed import authorize_action
 
         settings = load_settings()
         who, what = caller(settings, user, role)
+        try:
+            # Training reads the whole train split (de-identified): an action the pack must grant.
+            authorize_action(settings, Caller(user=who, role=what, purpose=purpose), "adapt_train", resource=name,
+                             hint="use a role the policy pack allows to train adapters (clinician, radiologist, data_engineer)")
+        except SageError as exc:
+            fail(exc, as_json)
         try:
             config = LoraTrainConfig(epochs=epochs, max_steps=max_steps, r=r, alpha=2 * r, lr=lr, batch_size=batch_size, max_seq_len=max_seq_len, limit=limit)
         except ValidationError as exc:

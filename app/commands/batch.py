@@ -5,9 +5,14 @@ Each input line is ``{"id": ..., "findings": ...}``; each output line
 reported with its line number and skipped; the others are processed. The output file appears
 only when complete (written to a temporary file beside it, then renamed).
 
+The batch is governed (``agents.tasks.batch.draft_impressions``): the caller's role and purpose
+must be allowed the tools the mode uses, retrieval sees only train-split cases the role may see,
+impressions pass PHI redaction, and the batch is one audit event. A denied caller gets exit 1
+and no output file.
+
 Example::
 
-    sagehealth generate-batch --in findings.jsonl --out drafts.jsonl --mode rag --k 3
+    sagehealth generate-batch --in findings.jsonl --out drafts.jsonl --mode rag --k 3 --user dr-lee --role clinician
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 
 import typer
 
-from app.common import JsonOpt, RoleOpt, UserOpt, caller, emit, err_console, fail, load_settings
+from app.common import JsonOpt, PurposeOpt, RoleOpt, UserOpt, caller, emit, err_console, fail, load_settings
 from core.errors import SageError
 
 InOpt = typer.Option(..., "--in", help='JSON-lines input: {"id", "findings"} per line.')
@@ -89,11 +94,13 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOpt,
         user: str | None = UserOpt,
         role: str | None = RoleOpt,
+        purpose: str = PurposeOpt,
     ) -> None:
         """Draft impressions for every line of --in and write them to --out."""
         from rich.progress import Progress
 
-        from agents.tasks.batch import generate_impressions
+        from agents.tasks.batch import draft_impressions
+        from policies.engine import Caller
 
         settings = load_settings()
         who, as_role = caller(settings, user, role)
@@ -107,10 +114,14 @@ def register(app: typer.Typer) -> None:
                 raise BatchInputError(f"{in_path} has no usable line ({len(errors)} bad)", hint="fix the lines reported above")
             with Progress(console=err_console, disable=as_json, transient=True) as progress:
                 bar = progress.add_task(f"drafting ({mode})", total=len(items))
-                results = generate_impressions(settings, items, mode=mode, model=model, adapter=adapter, k=k, batch_size=batch_size, max_new_tokens=max_new_tokens, on_batch=lambda n: progress.advance(bar, n))  # type: ignore[arg-type]
+                results = draft_impressions(
+                    settings, Caller(user=who, role=as_role, purpose=purpose), items, mode=mode, model=model, adapter=adapter, k=k,  # type: ignore[arg-type]
+                    batch_size=batch_size, max_new_tokens=max_new_tokens, skipped=len(errors), on_batch=lambda n: progress.advance(bar, n),
+                )
             write_atomically(out_path, [r.line() for r in results])
         except SageError as exc:
             fail(exc, as_json)
             return
-        summary = {"out": str(out_path), "written": len(results), "skipped": errors, "mode": mode, "user": who, "role": as_role}
+        redacted = sum(1 for r in results if r.extra.get("phi_redacted"))
+        summary = {"out": str(out_path), "written": len(results), "skipped": errors, "redacted": redacted, "mode": mode, "user": who, "role": as_role, "purpose": purpose}
         emit(summary, as_json, render=lambda s: err_console.print(f"wrote {s['written']} impressions to {s['out']} ({len(s['skipped'])} line(s) skipped)"))

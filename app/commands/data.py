@@ -40,20 +40,13 @@ ImagesOpt = typer.Option(None, "--images", help="Image file or folder (PNG, JPEG
 FindingOpt = typer.Option([], "--finding", help="Required label, KEY=STATE (repeatable).")
 
 
-class AccessDeniedError(SageError):
-    """The caller's role may not use this command."""
-
-
 def _authorize_ingest(settings: Any, user: str, role: str, purpose: str) -> None:
-    """Ingestion writes both tiers: the pack must grant the role the ``ingest`` action; audited."""
-    from policies.audit import AuditEvent, AuditLog
+    """Ingestion writes both tiers: the pack must grant the role the ``ingest`` action (audited)."""
     from policies.engine import Caller
-    from tools.resources import policy_engine
+    from tools.governed import authorize_action
 
-    decision = policy_engine(settings).check_tool(Caller(user=user, role=role, purpose=purpose), "ingest")
-    AuditLog(settings.audit_path).append(AuditEvent(actor=user, action="ingest", resource="lakehouse", decision=decision.effect, details={"role": role, "purpose": purpose, "rule": decision.rule}))
-    if decision.effect == "deny":
-        raise AccessDeniedError(f"role {role!r} may not ingest data: {decision.reason}", hint="use a role the policy pack allows to ingest (e.g. --role data_engineer --purpose operations)")
+    authorize_action(settings, Caller(user=user, role=role, purpose=purpose), "ingest", resource="lakehouse",
+                     hint="use a role the policy pack allows to ingest (e.g. --role data_engineer --purpose operations)")
 
 
 class SimilarCase(BaseModel):

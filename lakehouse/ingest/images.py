@@ -1,10 +1,19 @@
-"""Ingest chest X-ray image files (PNG, JPEG, DICOM) into the blob store and the ``images`` table.
+"""Ingest chest X-ray image files (PNG, JPEG, DICOM): blob store, ``images`` table, ``image`` vector.
 
-PNG and JPEG bytes are stored as they are. A DICOM file is decoded with pydicom and stored as
-an 8-bit grayscale PNG (the form every image model and the web page read); ``MONOCHROME1``
-images are inverted so that bone is always bright. Indiana image ids (``CXR10_IM-0002-1001``)
-link an image to its report; DICOM files link through their PatientID. A file that is not an
-image is reported by name and skipped.
+Every file is decoded by :func:`models.image.load_image`, the one decoder the image encoders
+also use. PNG and JPEG bytes are stored as they are; a DICOM file is stored as the 8-bit
+grayscale PNG that decoder produced (modality and VOI LUT, robust windowing, ``MONOCHROME1``
+inverted so bone is bright), so the stored image is exactly what the encoder saw. A file that
+is not an image is reported by name and nothing of it is written.
+
+Each decoded image is then embedded by the encoder ``settings.image_model`` names
+(:func:`models.image.image_encoder_for`) and written as the ``image`` named vector of its case's
+point in the semantic tier. Images link to cases by report id: Indiana image ids
+(``CXR10_IM-0002-1001``) name their report; a DICOM without such a name links through its
+PatientID when that patient has exactly one case. A case with several images in one call gets
+their normalised mean (frontal and lateral together). An image whose case has no point yet is
+still stored, and the report says so; ingest the image again after its report.
+``IngestReport.points_upserted`` counts the points whose image vector was written.
 """
 
 from __future__ import annotations
@@ -14,108 +23,158 @@ import logging
 import re
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from PIL import Image
 
 from core.settings import Settings
 from lakehouse.blobs import BlobStore
 from lakehouse.ingest.pipeline import IngestIssue, IngestReport, ProgressFn, TableCounts, _progress
 from lakehouse.raw.schema import TABLES
 from lakehouse.raw.store import RawStore
+from lakehouse.semantic import CollectionMissingError, SearchFilter, SemanticStore, open_store
+from models.image import ImageEncoder, InvalidImageError, image_encoder_for, is_dicom, load_image
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".dcm": "application/dicom", ".dicom": "application/dicom"}
 _INDIANA_IMAGE = re.compile(r"^(CXR\d+)_")
+EMBED_BATCH = 32  # images decoded and held in memory before the encoder runs on them
 
 
-class NotAnImageError(ValueError):
-    """The file could not be decoded as PNG, JPEG or DICOM."""
+@dataclass
+class DecodedImage:
+    """One image file after storing: its ``images`` row, and its pixels until they are embedded."""
+
+    file: Path
+    row: dict[str, Any]
+    pixels: Image.Image | None
+    vector: np.ndarray | None = None
 
 
-def dicom_to_png(data: bytes) -> tuple[bytes, dict[str, Any]]:
-    """Decode a DICOM file to an 8-bit PNG and the header fields the ``images`` row needs."""
-    import numpy as np
+def _dicom_header(data: bytes) -> dict[str, Any]:
     import pydicom
-    from PIL import Image
-    from pydicom.errors import InvalidDicomError
 
-    try:
-        ds = pydicom.dcmread(io.BytesIO(data))
-        pixels = ds.pixel_array.astype(np.float32)
-    except (InvalidDicomError, AttributeError, ValueError, RuntimeError) as exc:
-        raise NotAnImageError(f"not a decodable DICOM image: {exc}") from exc
-    if pixels.ndim == 3 and pixels.shape[-1] not in (3, 4):
-        pixels = pixels[0]  # multi-frame: keep the first frame
-    lo, hi = float(pixels.min()), float(pixels.max())
-    scaled = (pixels - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(pixels)
-    if str(getattr(ds, "PhotometricInterpretation", "")).upper() == "MONOCHROME1":
-        scaled = 255.0 - scaled
-    image = Image.fromarray(scaled.astype(np.uint8))
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    meta = {
-        "image_id": str(getattr(ds, "SOPInstanceUID", "") or ""),
-        "patient_id": str(getattr(ds, "PatientID", "") or "") or None,
-        "view": str(getattr(ds, "ViewPosition", "") or "") or None,
-        "width": image.width,
-        "height": image.height,
+    ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+    return {
+        "image_id": str(ds.get("SOPInstanceUID", "") or ""),
+        "patient_id": str(ds.get("PatientID", "") or "") or None,
+        "view": str(ds.get("ViewPosition", "") or "") or None,
     }
-    return buf.getvalue(), meta
 
 
-def _raster_meta(data: bytes) -> dict[str, Any]:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.verify()
-        with Image.open(io.BytesIO(data)) as img:
-            return {"width": img.width, "height": img.height}
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise NotAnImageError(f"not a decodable PNG/JPEG image: {exc}") from exc
-
-
-def image_row(file: Path, blobs: BlobStore) -> dict[str, Any]:
-    """Store one image file's bytes and return its ``images`` row.
+def image_row(file: Path, blobs: BlobStore) -> DecodedImage:
+    """Decode one image file, store its bytes (a DICOM as PNG) and build its ``images`` row.
 
     Raises:
-        NotAnImageError: the file is not a PNG, JPEG or DICOM image.
+        InvalidImageError: the file is not a readable PNG, JPEG or DICOM image (nothing is stored).
     """
+    if not file.is_file():
+        raise InvalidImageError(f"{file}: no such image file", hint="check the path")
     data = file.read_bytes()
-    media = IMAGE_SUFFIXES.get(file.suffix.lower())
-    if media == "application/dicom" or data[128:132] == b"DICM":
-        png, meta = dicom_to_png(data)
-        sha, media = blobs.put(png), "image/png"
+    pixels = load_image(data, name=str(file))
+    if is_dicom(data):
+        meta = _dicom_header(data)
+        buf = io.BytesIO()
+        pixels.save(buf, format="PNG")
+        sha, media = blobs.put(buf.getvalue()), "image/png"
     else:
-        meta = {"image_id": "", "patient_id": None, "view": None, **_raster_meta(data)}
+        meta = {"image_id": "", "patient_id": None, "view": None}
         sha = blobs.put(data)
-        media = media or "image/png"
-    image_id = meta["image_id"] or file.stem
+        media = IMAGE_SUFFIXES.get(file.suffix.lower(), "image/png")
     match = _INDIANA_IMAGE.match(file.stem)
-    return {
-        "image_id": image_id, "report_id": match.group(1) if match else None, "patient_id": meta["patient_id"],
-        "blob_sha256": sha, "media_type": media, "width": meta["width"], "height": meta["height"], "view": meta["view"],
+    row = {
+        "image_id": meta["image_id"] or file.stem, "report_id": match.group(1) if match else None, "patient_id": meta["patient_id"],
+        "blob_sha256": sha, "media_type": media, "width": pixels.width, "height": pixels.height, "view": meta["view"],
     }
+    return DecodedImage(file=file, row=row, pixels=pixels)
+
+
+def _case_of(image: DecodedImage, store: SemanticStore) -> tuple[str | None, str]:
+    """(case id, "") for a linked image, else (None, why not)."""
+    row = image.row
+    if row["report_id"]:
+        return row["report_id"], ""
+    if not row["patient_id"]:
+        return None, "image stored, but it names no case: name the file after its report (CXR10_IM-0002-1001.png) or set the DICOM PatientID"
+    cases = sorted(p.case_id for p in store.scroll(SearchFilter(patient_id=row["patient_id"]), limit=10))
+    if len(cases) == 1:
+        return cases[0], ""
+    if not cases:
+        return None, f"image stored, but patient {row['patient_id']!r} has no case in the semantic tier yet: ingest the patient's report, then this image again"
+    return None, f"image stored, but patient {row['patient_id']!r} has cases {', '.join(cases)}: name the file after its report (e.g. {cases[0]}_1.dcm) to choose one"
+
+
+def _embed(encoder: ImageEncoder, pending: list[DecodedImage]) -> None:
+    vectors = encoder.embed([d.pixels for d in pending if d.pixels is not None])
+    for image, vector in zip(pending, vectors, strict=True):
+        image.vector, image.pixels = vector, None  # keep 2 KB per image, not the full-size pixels
+    pending.clear()
+
+
+def link_image_vectors(settings: Settings, images: list[DecodedImage], report: IngestReport) -> None:
+    """Set the ``image`` vector of every case the images link to; unlinkable images become issues."""
+    store = open_store(settings)
+    try:
+        store.count()
+    except CollectionMissingError:
+        report.errors.extend(IngestIssue(file=str(d.file), field="images.report_id", message="image stored, but the semantic tier is empty, so no image vector was written: ingest the reports first, then the images again") for d in images)
+        return
+    by_case: dict[str, list[DecodedImage]] = {}
+    for image in images:
+        case_id, why = _case_of(image, store)
+        if case_id is None:
+            report.errors.append(IngestIssue(file=str(image.file), field="images.report_id", message=why))
+        else:
+            by_case.setdefault(case_id, []).append(image)
+    present = {p.case_id for p in store.retrieve(list(by_case))}
+    for case_id, linked in sorted(by_case.items()):
+        if case_id not in present:
+            report.errors.extend(IngestIssue(
+                file=str(d.file), field="images.report_id",
+                message=f"image stored, but case {case_id!r} has no point in the semantic tier yet, so no image vector was written: ingest its report, then this image again",
+            ) for d in linked)
+            continue
+        mean = np.mean([d.vector for d in linked if d.vector is not None], axis=0)
+        store.set_vector(case_id, "image", mean / max(float(np.linalg.norm(mean)), 1e-12))
+        report.points_upserted += 1
 
 
 def ingest_images(settings: Settings, path: Path, progress: bool | ProgressFn = False) -> IngestReport:
-    """Ingest one image file or every file in a folder (recursively); bad files are reported."""
+    """Ingest one image file or every file in a folder (recursively): store, embed, link; bad files are reported.
+
+    The encoder runs before anything reaches the ``images`` table, so an encoder that fails to
+    load leaves the raw and semantic tiers untouched.
+    """
     start = time.perf_counter()
     path = Path(path)
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     report = IngestReport(batch_id=uuid.uuid4().hex[:12], tables={t: TableCounts() for t in TABLES}, files=len(files))
     blobs, raw, show = BlobStore(settings), RawStore(settings), _progress(progress)
-    rows: list[dict[str, Any]] = []
+    encoder = image_encoder_for(settings)
+    decoded: list[DecodedImage] = []
+    pending: list[DecodedImage] = []
     for i, file in enumerate(files, 1):
         try:
-            rows.append(image_row(file, blobs))
-        except NotAnImageError as exc:
+            image = image_row(file, blobs)
+        except InvalidImageError as exc:
             report.errors.append(IngestIssue(file=str(file), field="content", message=str(exc)))
+        else:
+            decoded.append(image)
+            pending.append(image)
+            if len(pending) >= EMBED_BATCH:
+                _embed(encoder, pending)
         if show:
             show("images", i, len(files))
-    if rows:
-        result = raw.append("images", rows, str(path), report.batch_id)
+    if pending:
+        _embed(encoder, pending)
+    if decoded:
+        result = raw.append("images", [d.row for d in decoded], str(path), report.batch_id)
         report.tables["images"] = TableCounts(new=result.new, changed=result.changed, unchanged=result.unchanged)
+        link_image_vectors(settings, decoded, report)
+    log.info("images: %d stored, image vectors written for %d cases (encoder %s)", len(decoded), report.points_upserted, encoder.name)
     report.seconds = time.perf_counter() - start
     return report

@@ -61,6 +61,23 @@ class SemanticStoreError(SageError):
     """Base class of semantic-tier failures."""
 
 
+def checked_vector(name: str, vector: Sequence[float]) -> list[float]:
+    """``vector`` as a list, after checking ``name`` is a named vector of :data:`VECTORS` and the length fits.
+
+    Both backends call this before writing one named vector, so a wrong name or dimension fails
+    the same way on each (the engines' own messages differ).
+
+    Raises:
+        SemanticStoreError: unknown vector name or wrong dimension.
+    """
+    values = as_list(vector)
+    if name not in VECTORS:
+        raise SemanticStoreError(f"unknown named vector {name!r}", hint=f"use one of: {', '.join(VECTORS)}")
+    if len(values) != VECTORS[name]:
+        raise SemanticStoreError(f"vector {name!r} has {len(values)} values, expected {VECTORS[name]}", hint="check the encoder's output dimension")
+    return values
+
+
 class StoreLockedError(SemanticStoreError):
     """The embedded shard is held by another process (Qdrant Edge allows one writer)."""
 
@@ -139,6 +156,9 @@ class SemanticStore(Protocol):
 
     def set_payload(self, case_id: str, payload: dict[str, Any]) -> None:
         """Merge ``payload`` into one point's payload (relabelling)."""
+
+    def set_vector(self, case_id: str, name: str, vector: Sequence[float]) -> None:
+        """Set one named vector of an existing point, keeping its other vectors and payload (image ingestion)."""
 
     def delete(self, case_ids: Sequence[str]) -> None:
         """Remove points (used to roll back a failed ingest batch)."""

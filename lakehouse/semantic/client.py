@@ -25,6 +25,7 @@ from lakehouse.semantic.base import (
     SearchFilter,
     SearchHit,
     as_list,
+    checked_vector,
     point_id,
 )
 
@@ -103,6 +104,15 @@ class ClientStore:
         if not self.client.retrieve(self.collection, [pid], with_payload=False):
             raise PointNotFoundError(f"case {case_id!r} is not in Qdrant collection {self.collection!r}", hint="ingest the case before relabelling it")
         self.client.set_payload(self.collection, payload, points=[pid], wait=True)
+
+    def set_vector(self, case_id: str, name: str, vector: Sequence[float]) -> None:
+        """Set (or replace) one named vector of an existing point; its other vectors and payload stay."""
+        values = checked_vector(name, vector)
+        self._require()
+        pid = point_id(case_id)
+        if not self.client.retrieve(self.collection, [pid], with_payload=False):
+            raise PointNotFoundError(f"case {case_id!r} is not in Qdrant collection {self.collection!r}", hint="ingest the case's report before its image")
+        self.client.update_vectors(self.collection, [qm.PointVectors(id=pid, vector={name: values})], wait=True)
 
     def delete(self, case_ids: Sequence[str]) -> None:
         """Remove points; unknown ids are ignored."""

@@ -30,6 +30,7 @@ from lakehouse.semantic.base import (
     SemanticStoreError,
     StoreLockedError,
     as_list,
+    checked_vector,
     point_id,
 )
 
@@ -128,6 +129,14 @@ class EdgeStore:
         if not self.shard.retrieve([pid], False, False):
             raise PointNotFoundError(f"case {case_id!r} is not in semantic store {self.path}", hint="ingest the case before relabelling it")
         self.shard.update(qe.UpdateOperation.set_payload([pid], payload))
+
+    def set_vector(self, case_id: str, name: str, vector: Sequence[float]) -> None:
+        """Set (or replace) one named vector of an existing point; its other vectors and payload stay."""
+        values = checked_vector(name, vector)
+        pid = point_id(case_id)
+        if not self.shard.retrieve([pid], False, False):
+            raise PointNotFoundError(f"case {case_id!r} is not in semantic store {self.path}", hint="ingest the case's report before its image")
+        self.shard.update(qe.UpdateOperation.update_vectors([qe.PointVectors(pid, {name: values})]))
 
     def delete(self, case_ids: Sequence[str]) -> None:
         """Remove points; unknown ids are ignored."""

@@ -64,3 +64,25 @@ def test_bad_table_names_the_row_and_installs_nothing(cli: typer.Typer, home: Se
     error = json.loads(result.stdout)
     assert "row 3" in error["error"] and "severity" in error["error"] and "major" in error["hint"]
     assert not home.interactions_dir.exists() or not any(home.interactions_dir.iterdir())
+
+
+@pytest.mark.parametrize(("role", "purpose"), [("researcher", "research"), ("auditor", "audit")])
+def test_roles_without_import_interactions_are_denied_and_audited(cli: typer.Typer, home: Settings, tmp_path: Path, role: str, purpose: str) -> None:
+    src = tmp_path / "site.csv"
+    src.write_text(HEADER + SITE_ROW)
+    result = CliRunner().invoke(cli, ["knowledge", "import-interactions", str(src), "--name", "pharmacy", "--user", "u-1", "--role", role, "--purpose", purpose, "--json"])
+    assert result.exit_code == 1 and role in json.loads(result.stdout)["error"]
+    assert not home.interactions_dir.exists() or not any(home.interactions_dir.iterdir())
+    assert _check(home, ["metformin"], "furosemide") == []
+    (entry,) = [json.loads(line) for line in home.audit_path.read_text().splitlines()]
+    assert (entry["actor"], entry["action"], entry["resource"], entry["decision"]) == ("u-1", "knowledge:import-interactions", "pharmacy", "deny")
+    assert entry["details"]["rule"] == f"roles.{role}.allowed_tools"
+
+
+def test_data_engineer_may_import(cli: typer.Typer, home: Settings, tmp_path: Path) -> None:
+    src = tmp_path / "site.csv"
+    src.write_text(HEADER + SITE_ROW)
+    result = CliRunner().invoke(cli, ["knowledge", "import-interactions", str(src), "--role", "data_engineer", "--purpose", "operations", "--json"])
+    assert result.exit_code == 0, result.output
+    decisions = [json.loads(line)["decision"] for line in home.audit_path.read_text().splitlines()]
+    assert decisions == ["allow", "ok"], "the policy decision, then the import"

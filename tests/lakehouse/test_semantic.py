@@ -23,6 +23,7 @@ from lakehouse.semantic import (
     PointNotFoundError,
     SearchFilter,
     SemanticStore,
+    SemanticStoreError,
     StoreLockedError,
     close_stores,
     open_store,
@@ -224,6 +225,28 @@ def test_set_payload_then_filter_sees_it(store: SemanticStore) -> None:
     assert store.search(QUERIES[0].tolist(), filter=f)[0].case_id == "CXR11"
     with pytest.raises(PointNotFoundError, match="CXR-none"):
         store.set_payload("CXR-none", {"x": 1})
+
+
+def test_set_vector_adds_one_named_vector_and_keeps_the_rest(store: SemanticStore) -> None:
+    """CXR7 has no image (i % 3 != 0): setting one makes it findable by image, text and payload unchanged."""
+    query = _unit(np.random.default_rng(3), 1, VECTORS["image"])[0]
+    assert "CXR7" not in [h.case_id for h in store.search(query.tolist(), using="image", limit=N)]
+    store.set_vector("CXR7", "image", query)  # a NumPy array is accepted like a list
+    got = store.retrieve(["CXR7"], with_vectors=True)[0]
+    assert set(got.vectors) == {"text", "abnormal", "image"}
+    np.testing.assert_allclose(got.vectors["text"], MATRICES["text"][7], atol=1e-5)
+    assert got.payload == {**POINTS[7].payload, "case_id": "CXR7"}
+    hit = store.search(query.tolist(), using="image", limit=1)[0]
+    assert hit.case_id == "CXR7" and hit.score == pytest.approx(1.0, abs=1e-4)
+    store.set_vector("CXR3", "image", query)  # replacing an existing image vector
+    assert {h.case_id for h in store.search(query.tolist(), using="image", limit=2)} == {"CXR3", "CXR7"}
+    assert store.count() == N
+    with pytest.raises(PointNotFoundError, match="CXR-none"):
+        store.set_vector("CXR-none", "image", query)
+    with pytest.raises(SemanticStoreError, match="expected 512"):
+        store.set_vector("CXR7", "image", query[:10])
+    with pytest.raises(SemanticStoreError, match="unknown named vector 'xray'"):
+        store.set_vector("CXR7", "xray", query)
 
 
 def test_delete_and_count(store: SemanticStore) -> None:

@@ -132,3 +132,38 @@ def test_load_encoder_torchscript_and_transformers(tmp_path: Path) -> None:
     junk.write_bytes(b"not a model")
     with pytest.raises(ModelLoadError, match="junk.pt"):
         load_encoder(junk)
+
+
+def test_image_encoder_for_follows_settings_and_the_zoo(tmp_path: Path) -> None:
+    """Default: the placeholder. A zoo.json image model with a location: that file, loaded once."""
+    import json
+
+    import torch
+
+    from core.settings import Settings
+    from models.image import TorchImageEncoder, image_encoder_for
+    from models.specs import UnknownModelError, ZooConfigError
+    from models.zoo import ModelZoo
+
+    assert isinstance(image_encoder_for(Settings(home=tmp_path / "default")), TinyCxrEncoder)
+
+    torch.manual_seed(0)
+    tower = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 8, stride=8), torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten())
+    script = tmp_path / "cxr-tower.pt2"
+    torch.export.save(torch.export.export(tower.eval(), (torch.zeros(2, 1, 224, 224),), dynamic_shapes=({0: torch.export.Dim("n")},)), str(script))
+    settings = Settings(home=tmp_path / "home", image_model="my-cxr")
+    settings.models_dir.mkdir(parents=True)
+    models = [{"name": "my-cxr", "roles": ["image"], "backend": "transformers", "location": str(script)},
+              {"name": "not-image", "roles": ["embed"], "backend": "python", "location": "models.embedder:TextEmbedder"}]
+    (settings.models_dir / "zoo.json").write_text(json.dumps({"models": models}))
+    assert ModelZoo(settings).status("my-cxr").available
+    encoder = image_encoder_for(settings)
+    assert isinstance(encoder, TorchImageEncoder) and encoder.name == "cxr-tower" and image_encoder_for(settings) is encoder
+    vectors = encoder.embed([synthetic_cxr(1), synthetic_cxr(1, heart=95, effusion=True)])
+    assert vectors.shape == (2, IMAGE_DIM)  # 64 outputs projected to the image vector's 512
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+    with pytest.raises(ZooConfigError, match="not image"):
+        image_encoder_for(settings.model_copy(update={"image_model": "not-image"}))
+    with pytest.raises(UnknownModelError, match="no-such"):
+        image_encoder_for(settings.model_copy(update={"image_model": "no-such"}))

@@ -58,6 +58,41 @@ def test_table_and_column_access(engine: PolicyEngine) -> None:
     assert engine.check_table_access(who("auditor"), ["audit"], ["*"]).effect == "allow"
 
 
+def test_identifier_denials_hide_no_clinical_column(engine: PolicyEngine) -> None:
+    """Identifying columns are denied on the table that has them; a lab's ``name`` is clinical."""
+    from lakehouse.raw.schema import TABLES
+
+    for role in ("researcher", "data_engineer"):
+        assert engine.check_table_access(who(role), ["observations"], ["name", "value", "unit"]).effect == "allow", role
+        assert engine.check_table_access(who(role), ["patients"], ["patients.family_name"]).effect == "deny", role
+        denied = engine.pack.roles[role].denied_columns
+        assert set(denied) == {"patients"}, f"{role}: identifier denials name their table"
+        assert {"mrn", "given_name", "family_name", "address", "phone"} <= set(denied["patients"]) <= set(TABLES["patients"][1]) | {"email", "ssn"}
+    assert engine.check_table_access(who("researcher"), ["patients", "observations"], ["*"]).details["columns"] == sorted(engine.pack.roles["researcher"].denied_columns["patients"])
+
+
+def test_researcher_reads_report_labels_for_finding_cohorts(engine: PolicyEngine) -> None:
+    assert engine.check_table_access(who("researcher", "research"), ["reports", "report_labels"], ["report_id", "finding", "state"]).effect == "allow"
+
+
+@pytest.mark.parametrize(
+    ("role", "purpose", "action", "effect"),
+    [
+        ("clinician", "treatment", "review", "allow"),
+        ("radiologist", "labeling", "review", "allow"),
+        ("researcher", "research", "review", "deny"),
+        ("auditor", "audit", "review", "deny"),
+        ("data_engineer", "operations", "review", "deny"),
+        ("clinician", "treatment", "import_interactions", "allow"),
+        ("data_engineer", "operations", "import_interactions", "allow"),
+        ("researcher", "research", "import_interactions", "deny"),
+        ("auditor", "audit", "import_interactions", "deny"),
+    ],
+)
+def test_command_actions(engine: PolicyEngine, role: str, purpose: str, action: str, effect: str) -> None:
+    assert engine.check_tool(who(role, purpose), action).effect == effect
+
+
 def test_search_filter_fields_are_plain_values(engine: PolicyEngine) -> None:
     assert engine.search_filter_fields(who("researcher")) == {"sites": None, "consents": ["research"], "max_sensitivity": 1}
     assert engine.search_filter_fields(who("clinician"))["consents"] is None

@@ -16,7 +16,7 @@ def test_default_pack_roles() -> None:
     assert set(pack.roles) == {"clinician", "radiologist", "researcher", "data_engineer", "auditor"}
     researcher = pack.roles["researcher"]
     assert researcher.consents == ["research"] and not researcher.can_relabel
-    assert {"mrn", "given_name", "family_name", "address", "phone"} <= set(researcher.denied_columns["*"])
+    assert {"mrn", "given_name", "family_name", "address", "phone", "birth_date"} <= set(researcher.denied_columns["patients"])
     assert pack.roles["auditor"].allowed_tables == ["audit"]
     assert pack.phi_output in ("redact", "deny")
 

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from pydantic import ValidationError
 
 from agents.tasks.base import get_task
 from agents.tasks.report import SPEC, ReportInput, clean_impression
+from core.settings import Settings
 from models.image import InvalidImageError
 
 FINDINGS = "The heart is enlarged. There is a small left pleural effusion. No pneumothorax."
@@ -80,3 +82,54 @@ def test_image_path_adds_an_image_vector(direct, tmp_path: Path) -> None:  # noq
     evidence = SPEC.retrieve(direct, ReportInput(findings=FINDINGS, image_path=str(png), mode="retrieval-only"))
     args = next(a for n, a in direct.calls if n == "retrieve_similar_cases")
     assert len(args["image_vector"]) == 512 and evidence["hits"]
+
+
+def _study(seed: int, heart: int, path: Path) -> Path:
+    """A drawn frontal chest film: dark lungs, bright heart of a given width, seeded noise."""
+    from PIL import ImageDraw
+
+    img = Image.new("L", (160, 160), 200)
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((20, 25, 75, 140), fill=40)
+    draw.ellipse((85, 25, 140, 140), fill=40)
+    draw.ellipse((80 - heart // 3, 85, 80 + heart, 85 + heart // 2), fill=220)
+    noisy = np.asarray(img, dtype=np.float64) + np.random.default_rng(seed).normal(0, 8, (160, 160))
+    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_report_with_image_path_cites_the_image_similar_case(small_lakehouse, tmp_path: Path) -> None:  # noqa: ANN001
+    """Governed run: the study image is embedded by the configured encoder and its own case is cited by image."""
+    import shutil
+
+    from graphs.runner import run_task
+    from lakehouse.ingest.images import ingest_images
+    from lakehouse.semantic import SearchFilter, open_store
+
+    home = tmp_path / "home"
+    shutil.copytree(small_lakehouse.home, home, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "models"))
+    settings = Settings(home=home, telemetry_exporter="none")
+    store = open_store(settings)
+    normal = [p.case_id for p in store.scroll(SearchFilter(split="train"), limit=300) if not p.payload.get("positive_findings")][:3]
+    folder = tmp_path / "cxr"
+    folder.mkdir()
+    studies = {case: _study(i, 30 + 20 * i, folder / f"{case}_IM-0001-1001.png") for i, case in enumerate(normal)}
+    assert ingest_images(settings, folder).points_upserted == 3
+
+    query = normal[1]
+    result = run_task(settings, "report", {"findings": FINDINGS, "image_path": str(studies[query]), "mode": "retrieval-only"}, "dr-a", "clinician")
+    assert result.status in {"done", "review"}, result.error
+    citations = result.output["citations"]
+    by_image = [c for c in citations if c["basis"] == "image"]
+    assert by_image[0]["case_id"] == query and by_image[0]["similarity"] == pytest.approx(1.0, abs=1e-3)
+    assert {c["case_id"] for c in by_image} <= set(normal)  # only cases with an image vector
+    cited = [c["case_id"] for c in citations]
+    assert len(cited) == len(set(cited)) and set(cited) <= set(result.evidence_ids)
+    assert {p.case_id for p in store.retrieve(cited)} == set(cited)  # every citation is a stored case
+    assert not result.review or not any("not in the evidence" in r for r in result.review["reasons"])
+
+    bogus = tmp_path / "study.png"
+    bogus.write_text("not an image")
+    failed = run_task(settings, "report", {"findings": FINDINGS, "image_path": str(bogus), "mode": "retrieval-only"}, "dr-a", "clinician")
+    assert failed.status == "failed" and failed.error["type"] == "InvalidImageError" and "study.png" in failed.error["message"]
+    assert not {c["tool"] for c in failed.tool_calls} & {"retrieve_similar_cases", "label_findings"}  # failed before any data access
