@@ -129,7 +129,7 @@ def resume_run(settings: Settings, thread_id: str, decision: dict[str, Any] | No
             stays paused).
     """
     with open_checkpointer(settings) as saver:
-        snapshot = build_graph(saver).get_state(_config(thread_id))
+        snapshot = _graph(saver, thread_id).get_state(_config(thread_id))
     values = snapshot.values or {}
     if not values:
         raise RunNotFoundError(f"no run on thread {thread_id!r}", hint="list paused runs with `sagehealth review list`")
@@ -145,15 +145,30 @@ def resume_run(settings: Settings, thread_id: str, decision: dict[str, Any] | No
     return _invoke(settings, context, payload, thread_id, values["run_id"], values["request"]["task"])
 
 
+def _graph(saver: Any, thread_id: str) -> Any:
+    """The graph that owns a thread: a chat thread (it holds messages) resumes through the chat graph.
+
+    A chat turn that governance paused for review waits inside the chat graph's ``answer`` node
+    (the clinical graph runs there as a subgraph); resuming it with the clinical graph would
+    run the wrong nodes, so review and crash recovery pick the graph by the thread's state.
+    """
+    clinical = build_graph(saver)
+    if "messages" not in (clinical.get_state(_config(thread_id)).values or {}):
+        return clinical
+    from graphs.chat import builder as chat_builder
+
+    return chat_builder.compile(checkpointer=saver, name="chat")
+
+
 def _invoke(settings: Settings, context: Context, payload: Any, thread_id: str, run_id: str, task: str | None) -> RunResult:
-    with get_tracer().start_as_current_span("invoke_workflow clinical") as span:
+    with open_checkpointer(settings) as saver, get_tracer().start_as_current_span("invoke_workflow") as span:
+        graph = _graph(saver, thread_id)
+        span.update_name(f"invoke_workflow {graph.name}")
         span.set_attribute(Attr.OPERATION, "invoke_workflow")
         for key, value in ((Attr.RUN_ID, run_id), (Attr.THREAD_ID, thread_id), (Attr.TASK, task or ""), (Attr.USER, context.user), (Attr.ROLE, context.role)):
             span.set_attribute(key, value)
-        with open_checkpointer(settings) as saver:
-            graph = build_graph(saver)
-            graph.invoke(payload, _config(thread_id), context=context, durability=DURABILITY)
-            result = _result(graph, thread_id)
+        graph.invoke(payload, _config(thread_id), context=context, durability=DURABILITY)
+        result = _result(graph, thread_id)
         span.set_attribute("sage.status", result.status)
         return result
 
@@ -161,7 +176,7 @@ def _invoke(settings: Settings, context: Context, payload: Any, thread_id: str, 
 def load_result(settings: Settings, thread_id: str) -> RunResult:
     """The latest run on a thread, read from the checkpoint."""
     with open_checkpointer(settings) as saver:
-        return _result(build_graph(saver), thread_id)
+        return _result(_graph(saver, thread_id), thread_id)
 
 
 def _result(graph: Any, thread_id: str) -> RunResult:
@@ -197,11 +212,10 @@ def _result(graph: Any, thread_id: str) -> RunResult:
 def paused_runs(settings: Settings) -> list[RunResult]:
     """Runs whose thread holds a pending interrupt (waiting for human review), newest first."""
     with open_checkpointer(settings) as saver:
-        graph = build_graph(saver)
         threads: list[str] = []
         for item in saver.list(None):
             thread = item.config["configurable"]["thread_id"]
             if thread not in threads:
                 threads.append(thread)
-        results = [_result(graph, t) for t in threads]
+        results = [_result(_graph(saver, t), t) for t in threads]
     return [r for r in results if r.status == "review"]

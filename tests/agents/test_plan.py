@@ -46,7 +46,7 @@ def test_invalid_plan_is_repaired_not_executed_blindly() -> None:
     raw = {
         "task": "report",
         "steps": [
-            {"agent": "task", "tools": ["label_findings", "query_records"]},  # query_records is not a task-agent tool
+            {"agent": "task", "tools": ["label_findings", "get_patient_record"]},  # get_patient_record is not a task-agent tool
             {"agent": "data", "tools": ["retrieve_similar_cases", "update_labels"]},  # update_labels denied to the role
             {"agent": "hacker", "tools": ["rm"]},  # unknown agent
             {"agent": "model", "tools": ["generate_text"]},

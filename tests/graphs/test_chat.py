@@ -56,3 +56,23 @@ def test_a_patient_named_earlier_stays_the_subject_of_the_thread_only(settings: 
 
     other_thread = chat_turn(settings, "chat-m2", "and what about clarithromycin?", "dr-a", "clinician")
     assert other_thread.task == "interactions" and pid not in other_thread.evidence_ids, "another thread does not"
+
+
+def test_a_chat_turn_paused_for_review_is_listed_and_resumed_in_its_thread(settings: Settings, spans) -> None:
+    from graphs.runner import paused_runs, resume_run
+
+    reply = chat_turn(settings, "chat-r1", "Draft an impression for these findings: possible right lower lobe pneumonia, heart size normal", "dr-a", "clinician")
+    assert reply.task == "report" and reply.status == "review", reply.text
+    assert "review" in reply.text
+
+    assert "chat-r1" in {r.thread_id for r in paused_runs(settings)}
+    done = resume_run(settings, "chat-r1", {"action": "approve", "reviewer": "dr-b", "role": "radiologist", "purpose": "treatment"})
+    assert done.status == "done" and done.output and done.output["impression"]
+    assert "chat-r1" not in {r.thread_id for r in paused_runs(settings)}
+
+    from graphs.chat import builder
+    from graphs.checkpoint import open_checkpointer
+
+    with open_checkpointer(settings) as saver:
+        messages = builder.compile(checkpointer=saver).get_state({"configurable": {"thread_id": "chat-r1"}}).values["messages"]
+    assert len(messages) == 2 and done.output["impression"][:20] in messages[-1].content, "the approved draft is the thread's reply"

@@ -105,8 +105,8 @@ def test_check_sorts_by_severity_and_ignores_safe_pairs() -> None:
     assert [h.severity for h in hits] == ["contraindicated"]
     hits = table.check(["omeprazole", "lisinopril", "simvastatin"], "amiodarone")
     assert [h.severity for h in hits] == ["major"]
-    hits = table.check(["simvastatin", "warfarin"], "clarithromycin")
-    assert [h.severity for h in hits] == ["contraindicated"]
+    hits = table.check(["warfarin", "simvastatin"], "clarithromycin")
+    assert [(h.severity, h.between[0]) for h in hits] == [("contraindicated", "simvastatin"), ("major", "warfarin")]
     assert table.check(["metformin"], "amoxicillin") == []
     with pytest.raises(UnknownDrugError):
         table.check(["warfarin"], "amiodaronee")
