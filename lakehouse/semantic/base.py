@@ -174,3 +174,17 @@ class SemanticStore(Protocol):
 
     def close(self) -> None:
         """Release files and locks."""
+
+
+def hit_from(point: Any) -> SearchHit:
+    """A ``SearchHit`` from either engine's scored point (both expose ``id``, ``score``, ``payload``)."""
+    payload = dict(point.payload or {})
+    # model_construct: engine output is already typed; validation here would be pure overhead per hit.
+    return SearchHit.model_construct(case_id=str(payload.get("case_id", point.id)), score=float(point.score), payload=payload)
+
+
+def case_point_from(record: Any) -> CasePoint:
+    """A ``CasePoint`` from either engine's record (``id``, ``payload``, named ``vector`` dict)."""
+    payload = dict(record.payload or {})
+    vectors = record.vector if isinstance(record.vector, dict) else {}
+    return CasePoint(case_id=str(payload.get("case_id", record.id)), vectors={k: list(v) for k, v in vectors.items()}, payload=payload)

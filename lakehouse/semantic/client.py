@@ -25,7 +25,9 @@ from lakehouse.semantic.base import (
     SearchFilter,
     SearchHit,
     as_list,
+    case_point_from,
     checked_vector,
+    hit_from,
     point_id,
 )
 
@@ -127,7 +129,7 @@ class ClientStore:
         """Top-``limit`` by cosine on ``using`` with the filter applied by the engine."""
         self._require()
         result = self.client.query_points(self.collection, query=as_list(vector), using=using, query_filter=filters.to_client(filter), limit=limit, with_payload=True)
-        return [_hit(p) for p in result.points]
+        return [hit_from(p) for p in result.points]
 
     def search_batch(self, vectors: Sequence[Sequence[float]], *, using: str = "text", filters: Sequence[SearchFilter | None] | None = None, limit: int = 10) -> list[list[SearchHit]]:
         """Several searches in one request."""
@@ -138,7 +140,7 @@ class ClientStore:
         if not vectors:
             return []
         responses = self.client.query_batch_points(self.collection, [self._request(v, using, f, limit) for v, f in zip(vectors, fs, strict=True)])
-        return [[_hit(p) for p in r.points] for r in responses]
+        return [[hit_from(p) for p in r.points] for r in responses]
 
     def retrieve(self, case_ids: Sequence[str], with_vectors: bool = False) -> list[CasePoint]:
         """Points in the order asked; missing ids skipped."""
@@ -147,7 +149,7 @@ class ClientStore:
             return []
         records = self.client.retrieve(self.collection, [point_id(c) for c in case_ids], with_payload=True, with_vectors=with_vectors)
         by_id = {str(r.id): r for r in records}
-        return [_case_point(by_id[point_id(c)]) for c in case_ids if point_id(c) in by_id]
+        return [case_point_from(by_id[point_id(c)]) for c in case_ids if point_id(c) in by_id]
 
     def count(self, filter: SearchFilter | None = None) -> int:
         """Exact number of points matching the filter."""
@@ -162,19 +164,8 @@ class ClientStore:
         client_filter = filters.to_client(filter)
         while len(out) < limit:
             records, offset = self.client.scroll(self.collection, scroll_filter=client_filter, limit=min(limit - len(out), 1000), offset=offset, with_payload=True)
-            out.extend(_case_point(r) for r in records)
+            out.extend(case_point_from(r) for r in records)
             if offset is None or not records:
                 break
         return out
 
-
-def _hit(point: qm.ScoredPoint) -> SearchHit:
-    payload = dict(point.payload or {})
-    # model_construct: engine output is already typed; validation here would be pure overhead per hit.
-    return SearchHit.model_construct(case_id=str(payload.get("case_id", point.id)), score=float(point.score), payload=payload)
-
-
-def _case_point(record: qm.Record) -> CasePoint:
-    payload = dict(record.payload or {})
-    vectors = record.vector if isinstance(record.vector, dict) else {}
-    return CasePoint(case_id=str(payload.get("case_id", record.id)), vectors={k: list(v) for k, v in vectors.items()}, payload=payload)  # type: ignore[arg-type,misc]

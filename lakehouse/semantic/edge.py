@@ -30,7 +30,9 @@ from lakehouse.semantic.base import (
     SemanticStoreError,
     StoreLockedError,
     as_list,
+    case_point_from,
     checked_vector,
+    hit_from,
     point_id,
 )
 
@@ -149,7 +151,7 @@ class EdgeStore:
 
     def search(self, vector: Sequence[float], *, using: str = "text", filter: SearchFilter | None = None, limit: int = 10) -> list[SearchHit]:
         """Top-``limit`` by cosine on ``using``; the filter is applied inside HNSW traversal."""
-        return [_hit(p) for p in self.shard.query(self._request(vector, using, filter, limit))]
+        return [hit_from(p) for p in self.shard.query(self._request(vector, using, filter, limit))]
 
     def search_batch(self, vectors: Sequence[Sequence[float]], *, using: str = "text", filters: Sequence[SearchFilter | None] | None = None, limit: int = 10) -> list[list[SearchHit]]:
         """Several searches planned as one batch (shared pass over segments)."""
@@ -159,7 +161,7 @@ class EdgeStore:
         if not vectors:
             return []
         requests = [self._request(v, using, f, limit) for v, f in zip(vectors, fs, strict=True)]
-        return [[_hit(p) for p in hits] for hits in self.shard.query_batch(qe.QueryBatchRequest(requests))]
+        return [[hit_from(p) for p in hits] for hits in self.shard.query_batch(qe.QueryBatchRequest(requests))]
 
     def retrieve(self, case_ids: Sequence[str], with_vectors: bool = False) -> list[CasePoint]:
         """Points in the order asked; missing ids skipped."""
@@ -167,7 +169,7 @@ class EdgeStore:
             return []
         records = self.shard.retrieve([point_id(c) for c in case_ids], True, with_vectors)  # type: ignore[arg-type]
         by_id = {str(r.id): r for r in records}
-        return [_case_point(by_id[point_id(c)]) for c in case_ids if point_id(c) in by_id]
+        return [case_point_from(by_id[point_id(c)]) for c in case_ids if point_id(c) in by_id]
 
     def count(self, filter: SearchFilter | None = None) -> int:
         """Exact number of points matching the filter."""
@@ -180,19 +182,8 @@ class EdgeStore:
         edge_filter = filters.to_edge(filter)
         while len(out) < limit:
             records, offset = self.shard.scroll(qe.ScrollRequest(offset=offset, limit=min(limit - len(out), 1000), filter=edge_filter, with_payload=True))
-            out.extend(_case_point(r) for r in records)
+            out.extend(case_point_from(r) for r in records)
             if offset is None or not records:
                 break
         return out
 
-
-def _hit(point: qe.ScoredPoint) -> SearchHit:
-    payload = dict(point.payload or {})
-    # model_construct: engine output is already typed; validation here would be pure overhead per hit.
-    return SearchHit.model_construct(case_id=str(payload.get("case_id", point.id)), score=float(point.score), payload=payload)
-
-
-def _case_point(record: qe.Record) -> CasePoint:
-    payload = dict(record.payload or {})
-    vectors = record.vector if isinstance(record.vector, dict) else {}
-    return CasePoint(case_id=str(payload.get("case_id", record.id)), vectors={k: list(v) for k, v in vectors.items()}, payload=payload)  # type: ignore[arg-type]
