@@ -36,6 +36,8 @@ MAX_FINDINGS_CHARS = 5000
 # Below this cosine the nearest prior case is too unlike the query to lean on (MiniLM on Indiana
 # findings: near-duplicates score > 0.9, typical top-1 neighbours 0.7-0.9).
 LOW_SIMILARITY = 0.6
+# Short lines ending in a colon at the start of the output: titles, not impressions.
+_TITLE_LINES = re.compile(r"\A(?:[ \t]*(?:\d+[.)]\s*)?[^\n:]{0,60}:[ \t]*\n+)+")
 _CUT = re.compile(r"\n\s*\n|\b(?:findings|indication|comparison)\s*:|\[\d+\]", re.I)
 
 
@@ -94,9 +96,11 @@ def clean_impression(text: str) -> str:
 
     Small models often echo the prompt's example format (``[1] Findings: ... Impression: ...``):
     the text after the first ``Impression:`` is the answer when there is one; otherwise a leading
-    example marker and section label are dropped. The result is cut at the first blank line, next
-    section or example marker.
+    example marker and section label are dropped. Leading title lines a chat model likes to write
+    ("1. Chest X-ray Report:") and markdown emphasis go first. The result is cut at the first
+    blank line, next section or example marker.
     """
+    text = _TITLE_LINES.sub("", text.replace("*", "").replace("#", ""))
     parts = re.split(r"\bimpression\s*:\s*", text, maxsplit=1, flags=re.I)
     body = parts[1] if len(parts) == 2 else re.sub(r"^\s*(?:\[\d+\]\s*)?(?:findings\s*:\s*)?", "", text, flags=re.I)
     return _CUT.split(body.strip(), maxsplit=1)[0].strip()

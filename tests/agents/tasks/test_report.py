@@ -29,6 +29,9 @@ def test_clean_impression() -> None:
     assert clean_impression(" No acute disease. [2] Findings: x") == "No acute disease."
     assert clean_impression("[1] Findings: Lungs clear.\n    Impression: No acute disease.\n[2] Findings: y") == "No acute disease."
     assert clean_impression("[1] Findings: Heart size normal. Lungs clear.") == "Heart size normal. Lungs clear."
+    assert clean_impression("1. Chest X-ray Report:\n\nNo acute cardiopulmonary abnormality.") == "No acute cardiopulmonary abnormality."
+    assert clean_impression("**Impression:** Small left effusion.") == "Small left effusion."
+    assert clean_impression("Small left effusion: likely reactive.") == "Small left effusion: likely reactive."
 
 
 def test_rag_cites_real_cases_and_excludes_the_query(direct, small_lakehouse) -> None:  # noqa: ANN001
