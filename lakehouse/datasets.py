@@ -5,7 +5,11 @@ Rules this module enforces so no caller has to remember them:
   :func:`lakehouse.raw.schema.split_for`);
 - findings, indication and impression pass the PHI redactor before they become model text;
 - abnormal cases are oversampled up to ``abnormal_fraction`` of the training set, because a
-  model trained on the natural mix learns to write "no acute disease" (../shared/DESIGN.md).
+  model trained on the natural mix learns to write "no acute disease" (../shared/DESIGN.md);
+- a ``rag_fraction`` of the examples carry similar prior cases in the prompt, retrieved exactly
+  as the report task retrieves them at inference (label-aware, train split, never the case
+  itself), so one adapter serves both the ``rag`` and the ``no-rag`` prompt. An adapter trained
+  on bare prompts only learns to ignore (or copy) examples it never saw.
 
     examples, info = impression_examples(settings, split="train", limit=800)
 """
@@ -21,7 +25,7 @@ from core.settings import Settings
 from lakehouse.labeler import label_text
 from lakehouse.raw.schema import split_for
 from models.adapt.data import TrainExample
-from models.prompts import impression_messages
+from models.prompts import PriorCase, impression_messages
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,8 @@ def impression_examples(
     deidentify: bool = True,
     abnormal_fraction: float | None = 0.5,
     seed: int = 7,
+    rag_fraction: float = 0.0,
+    rag_k: int = 3,
 ) -> tuple[list[TrainExample], dict[str, Any]]:
     """Findings -> impression examples from the ``reports`` table.
 
@@ -81,6 +87,9 @@ def impression_examples(
             natural mix). Abnormal = a present finding in ``report_labels`` (or, if that table
             is empty, read off the report by ``lakehouse.labeler``).
         seed: Order and oversampling seed.
+        rag_fraction: Share of examples (seeded choice) whose prompt shows ``rag_k`` similar
+            train-split cases from the semantic tier, as the report task's ``rag`` mode does.
+        rag_k: Prior cases per retrieval-augmented prompt.
 
     Returns:
         The examples and their provenance (``data_info`` for the adapter manifest).
@@ -115,8 +124,10 @@ def impression_examples(
         from policies.phi import get_redactor
 
         texts = [res.text for res in get_redactor().redact_batch(texts)]
+    priors = _prior_cases(settings, rows, texts, rag_fraction, rag_k, random.Random(seed + 1), deidentify) if rag_fraction > 0 else {}
     examples = [
-        TrainExample(id=r["report_id"], messages=impression_messages(texts[3 * i], texts[3 * i + 1]), target=texts[3 * i + 2])
+        TrainExample(id=r["report_id"], messages=impression_messages(texts[3 * i], texts[3 * i + 1], priors.get(i, [])), target=texts[3 * i + 2],
+                     prior_ids=[p.case_id for p in priors.get(i, [])])
         for i, r in enumerate(rows)
     ]
     n_abnormal = sum(r["report_id"] in abnormal for r in rows)
@@ -130,6 +141,8 @@ def impression_examples(
         "n_abnormal": n_abnormal if split == "train" and abnormal_fraction else None,
         "abnormal_fraction": round(n_abnormal / len(examples), 3) if examples and split == "train" and abnormal_fraction else None,
         "abnormal_repeats": repeats,
+        "rag_fraction": round(sum(bool(p) for p in priors.values()) / len(examples), 3) if examples else 0.0,
+        "rag_k": rag_k if priors else 0,
     }
     log.info("%d %s examples (%s abnormal, %d repeats) from %s", len(examples), split, info["n_abnormal"], repeats, info["version"])
     return examples, info
@@ -157,3 +170,33 @@ def label_agreement(predictions: list[str], references: list[str]) -> dict[str, 
     n = max(len(references), 1)
     f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0
     return {"label_agreement": round(agree / n, 4), "positive_f1": round(f1, 4), "abnormal_agreement": round(abnormal_agree / n, 4)}
+
+
+def _prior_cases(settings: Settings, rows: list[dict[str, Any]], texts: list[str], fraction: float, k: int, rng: random.Random, deidentify: bool) -> dict[int, list[PriorCase]]:
+    """For a seeded ``fraction`` of the rows: the ``k`` similar train cases the report task would show.
+
+    Retrieval runs on the semantic tier exactly as at inference (label-aware, train split, the
+    case itself excluded). A retrieved case's texts are the de-identified ones already made for
+    the rows, or are redacted here, so no raw text enters a prompt.
+    """
+    from lakehouse.retrieval import retrieve_batch
+    from lakehouse.semantic import SearchFilter, open_store
+    from models.embedder import TextEmbedder
+
+    chosen = sorted(rng.sample(range(len(rows)), round(fraction * len(rows))))
+    if not chosen:
+        return {}
+    hits = retrieve_batch(
+        open_store(settings), TextEmbedder.from_settings(settings), [rows[i]["findings"] for i in chosen],
+        k=k, exclude_ids=[[rows[i]["report_id"]] for i in chosen], base_filter=SearchFilter(split="train"),
+    )
+    clean = {r["report_id"]: (texts[3 * i], texts[3 * i + 2]) for i, r in enumerate(rows)}
+    missing = {h.case_id: (h.findings, h.impression) for found in hits for h in found if h.case_id not in clean}
+    if missing:
+        flat = [t for pair in missing.values() for t in pair]
+        if deidentify:
+            from policies.phi import get_redactor
+
+            flat = [res.text for res in get_redactor().redact_batch(flat)]
+        clean |= {cid: (flat[2 * j], flat[2 * j + 1]) for j, cid in enumerate(missing)}
+    return {i: [PriorCase(h.case_id, *clean[h.case_id]) for h in found if clean[h.case_id][1].strip()] for i, found in zip(chosen, hits, strict=True)}

@@ -50,7 +50,8 @@ def register(app: typer.Typer) -> None:
         r: int = typer.Option(16, "--r", min=1, help="LoRA rank."),
         lr: float = typer.Option(2e-4, "--lr", help="Learning rate."),
         batch_size: int = typer.Option(8, "--batch-size", min=1),
-        max_seq_len: int = typer.Option(384, "--max-seq-len", min=16, max=8192, help="Token cap per example (prompt + impression)."),
+        max_seq_len: int = typer.Option(768, "--max-seq-len", min=16, max=8192, help="Token cap per example (prompt with prior cases + impression)."),
+        rag_fraction: float = typer.Option(0.5, "--rag-fraction", min=0.0, max=1.0, help="Share of examples whose prompt shows similar prior cases (as the rag mode does)."),
         abnormal_fraction: float = typer.Option(0.5, "--abnormal-fraction", min=0.0, max=0.95, help="Minimum share of abnormal cases (oversampled)."),
         resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue an interrupted run of the same name."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an installed adapter of the same name."),
@@ -79,7 +80,7 @@ def register(app: typer.Typer) -> None:
         except ValidationError as exc:
             fail(SageError(f"invalid training option: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}", hint="see `sagehealth adapt train --help`"), as_json)
         try:
-            train_set, info = impression_examples(settings, "train", limit=limit, abnormal_fraction=abnormal_fraction or None, seed=config.seed)
+            train_set, info = impression_examples(settings, "train", limit=limit, abnormal_fraction=abnormal_fraction or None, seed=config.seed, rag_fraction=rag_fraction)
             held_out, eval_info = impression_examples(settings, "test", limit=eval_limit)
             info |= {"n_eval_source": eval_info["n_examples"], "trained_by": who, "trained_by_role": what}
             manifest = train_adapter(settings, name, train_set, held_out, config, progress=not as_json, resume=resume, data_info=info, scorer=label_agreement, overwrite=overwrite)

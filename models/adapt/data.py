@@ -31,6 +31,7 @@ class TrainExample(BaseModel):
     id: str = Field(description="Case/report id, kept for provenance and for leak checks against the test split.")
     messages: list[dict[str, str]] = Field(description="Chat messages from models.prompts.impression_messages.")
     target: str = Field(description="Reference impression the model should produce.")
+    prior_ids: list[str] = Field(default_factory=list, description="Similar cases shown in the prompt (retrieval-augmented examples); never the case itself.")
 
 
 @dataclass

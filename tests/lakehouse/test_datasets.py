@@ -55,3 +55,15 @@ def test_label_agreement_scores_clinical_content() -> None:
     assert same == {"label_agreement": 1.0, "positive_f1": 1.0, "abnormal_agreement": 1.0}
     missed = label_agreement(["No acute cardiopulmonary abnormality."], ["Right lower lobe pneumonia."])
     assert missed["abnormal_agreement"] == 0.0 and missed["positive_f1"] == 0.0 and missed["label_agreement"] < 1.0
+
+
+def test_rag_examples_show_train_cases_as_the_report_task_would(small_lakehouse: Settings) -> None:
+    examples, info = impression_examples(small_lakehouse, "train", limit=40, rag_fraction=0.5, rag_k=2)
+    with_priors = [ex for ex in examples if "Similar prior cases:" in ex.messages[-1]["content"]]
+    assert info["rag_fraction"] == round(len(with_priors) / len(examples), 3) and 0.3 <= info["rag_fraction"] <= 0.5
+    for ex in with_priors:
+        assert ex.messages[-1]["content"].count("Impression:") == len(ex.prior_ids) + 1, "prior cases, then the case itself"
+        assert 1 <= len(ex.prior_ids) <= 2 and ex.id not in ex.prior_ids, "a case never sees itself"
+        assert all(split_for(i) == "train" for i in [ex.id, *ex.prior_ids])
+    bare, bare_info = impression_examples(small_lakehouse, "train", limit=40)
+    assert bare_info["rag_fraction"] == 0.0 and not any("Similar prior cases" in ex.messages[-1]["content"] for ex in bare)
