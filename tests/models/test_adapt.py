@@ -200,3 +200,17 @@ def test_config_errors_name_the_field() -> None:
         LoraTrainConfig(target_modules=[])
     with pytest.raises(ValidationError, match="dp"):
         LoraTrainConfig(dp={"mechanism": "dp-sgd"})
+
+
+def test_merged_export_loads_without_peft_and_writes_like_the_adapter(settings: Settings, trained: dict, tmp_path: Path) -> None:
+    from models.adapt.runtime import merge_adapter
+    from models.lm.loader import load_causal_lm
+
+    out = merge_adapter(settings, "a", tmp_path / "export" / "a-merged")
+    assert (out / "config.json").is_file() and (out / "adapter_manifest.json").is_file()
+    assert not (out / "adapter_config.json").exists(), "a plain model folder, no PEFT files"
+    model, tokenizer = load_causal_lm(out)
+    merged = generate_impressions(model, tokenizer, trained["eval"], max_new_tokens=12, batch_size=2)
+    assert merged == trained["generated_a"], "merging keeps the adapter's greedy outputs"
+    with pytest.raises(AdapterExistsError):
+        merge_adapter(settings, "a", out)
