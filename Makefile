@@ -14,7 +14,7 @@ export TOKENIZERS_PARALLELISM = false
 
 .PHONY: demo test test-all lint install clean benchmarks evals adapter
 
-# The report adapter `make adapter` trains (about 30 min on 2 CPU cores; minutes on a GPU).
+# The report adapter `make adapter` trains (about an hour on 2 CPU cores; minutes on a GPU).
 ADAPTER       ?= impression-lora
 ADAPTER_STEPS ?= 300
 

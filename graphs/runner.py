@@ -153,7 +153,8 @@ def _graph(saver: Any, thread_id: str) -> Any:
     run the wrong nodes, so review and crash recovery pick the graph by the thread's state.
     """
     clinical = build_graph(saver)
-    if "messages" not in (clinical.get_state(_config(thread_id)).values or {}):
+    # Message channels read back as [] on clinical threads too: a chat thread has at least the human turn.
+    if not (clinical.get_state(_config(thread_id)).values or {}).get("messages"):
         return clinical
     from graphs.chat import builder as chat_builder
 

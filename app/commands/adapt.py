@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
         r: int = typer.Option(16, "--r", min=1, help="LoRA rank."),
         lr: float = typer.Option(2e-4, "--lr", help="Learning rate."),
         batch_size: int = typer.Option(8, "--batch-size", min=1),
-        max_seq_len: int = typer.Option(768, "--max-seq-len", min=16, max=8192, help="Token cap per example (prompt with prior cases + impression)."),
+        max_seq_len: int = typer.Option(512, "--max-seq-len", min=16, max=8192, help="Token cap per example (prompt with prior cases + impression)."),
         rag_fraction: float = typer.Option(0.5, "--rag-fraction", min=0.0, max=1.0, help="Share of examples whose prompt shows similar prior cases (as the rag mode does)."),
         abnormal_fraction: float = typer.Option(0.5, "--abnormal-fraction", min=0.0, max=0.95, help="Minimum share of abnormal cases (oversampled)."),
         resume: bool = typer.Option(True, "--resume/--no-resume", help="Continue an interrupted run of the same name."),
