@@ -129,7 +129,7 @@ def resume_run(settings: Settings, thread_id: str, decision: dict[str, Any] | No
             stays paused).
     """
     with open_checkpointer(settings) as saver:
-        snapshot = _graph(saver, thread_id).get_state(_config(thread_id))
+        _, snapshot = _owner(saver, thread_id)
     values = snapshot.values or {}
     if not values:
         raise RunNotFoundError(f"no run on thread {thread_id!r}", hint="list paused runs with `sagehealth review list`")
@@ -145,31 +145,33 @@ def resume_run(settings: Settings, thread_id: str, decision: dict[str, Any] | No
     return _invoke(settings, context, payload, thread_id, values["run_id"], values["request"]["task"])
 
 
-def _graph(saver: Any, thread_id: str) -> Any:
-    """The graph that owns a thread: a chat thread (it holds messages) resumes through the chat graph.
+def _owner(saver: Any, thread_id: str) -> tuple[Any, Any]:
+    """The graph that owns a thread and its current snapshot (read once from that graph).
 
     A chat turn that governance paused for review waits inside the chat graph's ``answer`` node
     (the clinical graph runs there as a subgraph); resuming it with the clinical graph would
     run the wrong nodes, so review and crash recovery pick the graph by the thread's state.
     """
     clinical = build_graph(saver)
+    snapshot = clinical.get_state(_config(thread_id))
     # Message channels read back as [] on clinical threads too: a chat thread has at least the human turn.
-    if not (clinical.get_state(_config(thread_id)).values or {}).get("messages"):
-        return clinical
+    if not (snapshot.values or {}).get("messages"):
+        return clinical, snapshot
     from graphs.chat import builder as chat_builder
 
-    return chat_builder.compile(checkpointer=saver, name="chat")
+    chat = chat_builder.compile(checkpointer=saver, name="chat")
+    return chat, chat.get_state(_config(thread_id))
 
 
 def _invoke(settings: Settings, context: Context, payload: Any, thread_id: str, run_id: str, task: str | None) -> RunResult:
     with open_checkpointer(settings) as saver, get_tracer().start_as_current_span("invoke_workflow") as span:
-        graph = _graph(saver, thread_id)
+        graph, _ = _owner(saver, thread_id)
         span.update_name(f"invoke_workflow {graph.name}")
         span.set_attribute(Attr.OPERATION, "invoke_workflow")
         for key, value in ((Attr.RUN_ID, run_id), (Attr.THREAD_ID, thread_id), (Attr.TASK, task or ""), (Attr.USER, context.user), (Attr.ROLE, context.role)):
             span.set_attribute(key, value)
         graph.invoke(payload, _config(thread_id), context=context, durability=DURABILITY)
-        result = _result(graph, thread_id)
+        result = _result(graph.get_state(_config(thread_id)), thread_id)
         span.set_attribute("sage.status", result.status)
         return result
 
@@ -177,11 +179,10 @@ def _invoke(settings: Settings, context: Context, payload: Any, thread_id: str, 
 def load_result(settings: Settings, thread_id: str) -> RunResult:
     """The latest run on a thread, read from the checkpoint."""
     with open_checkpointer(settings) as saver:
-        return _result(_graph(saver, thread_id), thread_id)
+        return _result(_owner(saver, thread_id)[1], thread_id)
 
 
-def _result(graph: Any, thread_id: str) -> RunResult:
-    snapshot = graph.get_state(_config(thread_id))
+def _result(snapshot: Any, thread_id: str) -> RunResult:
     values = snapshot.values or {}
     if not values:
         raise RunNotFoundError(f"no run on thread {thread_id!r}", hint="check the thread id")
@@ -213,10 +214,6 @@ def _result(graph: Any, thread_id: str) -> RunResult:
 def paused_runs(settings: Settings) -> list[RunResult]:
     """Runs whose thread holds a pending interrupt (waiting for human review), newest first."""
     with open_checkpointer(settings) as saver:
-        threads: list[str] = []
-        for item in saver.list(None):
-            thread = item.config["configurable"]["thread_id"]
-            if thread not in threads:
-                threads.append(thread)
-        results = [_result(_graph(saver, t), t) for t in threads]
+        threads = dict.fromkeys(item.config["configurable"]["thread_id"] for item in saver.list(None))
+        results = [_result(_owner(saver, t)[1], t) for t in threads]
     return [r for r in results if r.status == "review"]

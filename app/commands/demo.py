@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from app.common import JsonOpt, RoleOpt, UserOpt, caller, console, emit, fail, load_settings
+from app.common import JsonOpt, RoleOpt, UserOpt, caller, console, emit, fail, governed_cli, load_settings
 from core.errors import SageError
 
 PICK_CASE_SQL = (
@@ -35,14 +35,13 @@ def register(app: typer.Typer) -> None:
         from core.telemetry import configure_tracing
         from graphs.runner import run_task
         from graphs.telemetry import build_tree, render_tree, run_spans
-        from tools.base import ToolDeps
-        from tools.records import run_sql
 
         settings = load_settings()
         configure_tracing(settings)
         name, role_name = caller(settings, user, role)
         try:
-            _, rows, _, _ = run_sql(ToolDeps(settings=settings, user=name, role=role_name), PICK_CASE_SQL, 1)
+            # Picking the case is a data access like any other: the caller's policy and the audit log apply.
+            rows = governed_cli(settings, name, role_name, "treatment").call("query_records", {"sql": PICK_CASE_SQL, "limit": 1}).rows
             if not rows:
                 raise SageError("no test-split case with a positive finding in the lakehouse", hint="run `sagehealth ingest` first")
             case = rows[0]

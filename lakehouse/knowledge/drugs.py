@@ -76,14 +76,18 @@ def normalize_drug(name: str) -> DrugRef | None:
         if widest is None or (widest[2] - widest[1]) < len(tokens):
             return None
         matches = [widest]
-    data = matches[0][0]
+    return _drug_ref(matches[0][0], name)
+
+
+def _drug_ref(data: dict[str, Any], query: str) -> DrugRef:
+    """A dictionary entry as a ``DrugRef`` for the name as the caller wrote it."""
     canonical = str(data.get("name"))
     return DrugRef(
         name=canonical,
         key=canonical.lower(),
         drugbank_id=data.get("drugbank_id"),
         mesh_id=data.get("mesh_id"),
-        query=name,
+        query=query,
         is_brand=bool(data.get("is_brand", False)),
     )
 
@@ -128,9 +132,5 @@ def drugs_in_text(text: str) -> list[DrugRef]:
         if not canonical or start < covered_until or canonical.lower() in found:
             continue
         covered_until = end
-        query = " ".join(tokens[start:end])
-        found[canonical.lower()] = DrugRef(
-            name=canonical, key=canonical.lower(), drugbank_id=data.get("drugbank_id"), mesh_id=data.get("mesh_id"),
-            query=query, is_brand=bool(data.get("is_brand", False)),
-        )
+        found[canonical.lower()] = _drug_ref(data, " ".join(tokens[start:end]))
     return list(found.values())
