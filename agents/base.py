@@ -1,8 +1,7 @@
 """What every agent node shares: the run context it reads, its span, and governed tool access.
 
-Agents sit below ``graphs`` in the layering, so they see the per-run context through the
-:class:`RunContext` protocol (``graphs.context.Context`` satisfies it) and the state as a plain
-mapping. :func:`run_agent` wraps a node body: it opens the ``invoke_agent {name}`` span, gives
+Nodes are typed ``(RunState, Runtime[Context])`` with the run contract of ``tools.contract``.
+:func:`run_agent` wraps a node body: it opens the ``invoke_agent {name}`` span, gives
 the body a :class:`GovernedTaskContext` limited to the agent's tools, records every tool call
 and policy decision in the state, and turns an expected failure into a recorded ``failed`` or
 ``denied`` state instead of an exception (the checkpoint then holds the error for a retry).
@@ -14,35 +13,20 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any
 
+from langgraph.graph import END
+from langgraph.types import Command
 from opentelemetry.trace import Span, Status, StatusCode
 
 from core.errors import SageError
-from core.settings import Settings
 from core.telemetry import Attr, get_tracer
 from tools.base import ToolDeniedError, ToolDeps, ToolResult
+from tools.contract import Context, ErrorRecord, RunState
 from tools.governed import GovernedInvoker
 
 # Test hook for crash-recovery tests: "model:30" makes the model node sleep 30 s.
 SLEEP_ENV = "SAGE_TEST_SLEEP_NODE"
-
-
-class RunContext(Protocol):
-    """The per-run, read-only context an agent reads (see ``graphs.context.Context``)."""
-
-    user: str
-    role: str
-    purpose: str
-    settings: Settings
-    routing: str
-    max_new_tokens: int | None
-
-    @property
-    def model_name(self) -> str: ...  # noqa: D102
-
-    @property
-    def adapter_name(self) -> str | None: ...  # noqa: D102
 
 
 class GovernedTaskContext:
@@ -54,16 +38,18 @@ class GovernedTaskContext:
         self.role = invoker.deps.role
         self.purpose = invoker.deps.purpose
         self.settings = invoker.deps.settings
+        self.resources = invoker.deps.resources
 
     def call_tool(self, name: str, args: dict[str, Any]) -> ToolResult:
         """Run tool ``name`` under policy, tracing and audit (see ``tools.governed``)."""
         return self.invoker.call(name, args)
 
 
-def tool_deps(ctx: RunContext, state: Mapping[str, Any]) -> ToolDeps:
+def tool_deps(ctx: Context, state: Mapping[str, Any]) -> ToolDeps:
     """Injected tool dependencies: caller from the context, ids from the state."""
     return ToolDeps(
         settings=ctx.settings,
+        resources=ctx.res,
         user=ctx.user,
         role=ctx.role,
         purpose=ctx.purpose,
@@ -95,26 +81,44 @@ def _test_sleep(node: str) -> None:
         time.sleep(float(hook.partition(":")[2] or 30))
 
 
-def error_record(exc: SageError, agent: str) -> dict[str, Any]:
+def error_record(exc: SageError, agent: str) -> ErrorRecord:
     """The JSON-able error kept in state and shown by the CLI."""
     return {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint, "agent": agent}
+
+
+def next_node(state: RunState, update: dict[str, Any]) -> str:
+    """Where the run goes after a step: the next plan step's agent, or END (marking a finished run done).
+
+    The planner decides once; each agent then hands over to the next step of the plan, so the
+    graph's edges are the clinical sequence itself. A failed, denied or paused run ends here.
+    """
+    status = update.get("status", state.get("status", "running"))
+    plan = update.get("plan", state.get("plan") or [])
+    step = int(update.get("step", state.get("step", 0)))
+    if status != "running":
+        return END
+    if step >= len(plan):
+        update["status"] = "done"
+        return END
+    return str(plan[step]["agent"])
 
 
 def run_agent(
     node: str,
     agent: str,
-    state: Mapping[str, Any],
-    ctx: RunContext,
+    state: RunState,
+    ctx: Context,
     body: Callable[[GovernedTaskContext, Span], dict[str, Any]],
-) -> dict[str, Any]:
-    """Run one agent step under its span; return the state update (always advancing the step).
+) -> Command[Any]:
+    """Run one agent step under its span, then route to the next plan step (or END).
 
     Args:
         node: Graph node name (span name, plan step).
         agent: Agent identity whose tool set applies (``governance`` for both gates).
         state: Current state.
         ctx: Per-run context.
-        body: The agent's work; returns its part of the state update.
+        body: The agent's work; returns its part of the state update (``goto`` overrides the plan's
+            next step).
     """
     invoker = GovernedInvoker(tool_deps(ctx, state), agent)
     with agent_span(node, state) as span:
@@ -124,11 +128,14 @@ def run_agent(
         except ToolDeniedError as exc:
             update = {"status": "denied", "error": error_record(exc, node)}
         except SageError as exc:
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, exc.message))
+            # The message may quote the request (PHI): the span gets the error's type only.
+            span.set_attribute(Attr.ERROR_TYPE, type(exc).__name__)
+            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
             update = {"status": "failed", "error": error_record(exc, node)}
+        update.setdefault("step", int(state.get("step", 0)) + 1)
+        goto = update.pop("goto", None) or next_node(state, update)  # a body may send the run back (review refused)
         span.set_attribute("sage.status", update.get("status", "running"))
-    update.setdefault("step", int(state.get("step", 0)) + 1)
+        span.set_attribute(Attr.ROUTE, goto)
     update["tool_calls"] = [*invoker.calls, *update.get("tool_calls", [])]
     update["policy_decisions"] = [*invoker.decisions, *update.get("policy_decisions", [])]
-    return update
+    return Command(update=update, goto=goto)

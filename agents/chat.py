@@ -16,17 +16,18 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 from pydantic import BaseModel
 
-from agents.base import RunContext, agent_span
+from agents.base import agent_span
 from agents.guards import injection_hits
 from agents.planner import input_from_text, plan_request, validate_input
 from agents.tasks.base import get_task
 from core.errors import SageError
 from core.telemetry import Attr
+from tools.contract import Context, RunState, new_id
 
 ANSWER_KEYS = ("answer", "impression", "summary", "text", "draft")
 
 
-def last_user_text(state: dict[str, Any]) -> str:
+def last_user_text(state: RunState) -> str:
     """The newest human message of the thread."""
     for message in reversed(state.get("messages", [])):
         if isinstance(message, HumanMessage):
@@ -34,25 +35,43 @@ def last_user_text(state: dict[str, Any]) -> str:
     return ""
 
 
-def chat_router(state: dict[str, Any], runtime: Runtime[RunContext]) -> Command[Literal["answer", "decline"]]:
-    """Graph node: decide which task serves this turn, or decline it."""
+def chat_router(state: RunState, runtime: Runtime[Context]) -> Command[Literal["answer", "decline"]]:
+    """Graph node: decide which task serves this turn, or decline it.
+
+    The turn's input is only ``{"messages": [...]}`` (the LangGraph standard, e.g. from
+    ``langgraph dev``): the caller comes from the run's context, the thread from its config,
+    and each turn gets a new run id.
+    """
+    from langgraph.config import get_config
+
     ctx = runtime.context
     text = last_user_text(state)
+    thread_id = str(get_config().get("configurable", {}).get("thread_id") or state.get("thread_id") or new_id("thread"))
+    turn: dict[str, Any] = {
+        "caller": {"user": ctx.user, "role": ctx.role, "purpose": ctx.purpose},
+        "thread_id": thread_id,
+        "run_id": new_id("run"),
+        "request": {"task": None, "input": {}, "text": text},
+        "options": ctx.options,
+        "evidence": {},
+        "output": None,
+    }
+    state = {**state, **turn}  # type: ignore[typeddict-item]
     with agent_span("planner", state) as span:
         try:
             if hits := injection_hits(text):
                 raise SageError("the message looks like an attempt to override my instructions", hint=f"matched in {hits}")
-            decision = plan_request(ctx.settings, role=ctx.role, purpose=ctx.purpose, text=text)
+            decision = plan_request(ctx.res, role=ctx.role, purpose=ctx.purpose, text=text)
             spec = get_task(decision.plan.task)
             task_input, memory = remember(spec.input_model, input_from_text(spec, text), state.get("memory") or {})
             task_input = validate_input(spec, task_input)
         except SageError as exc:
             span.set_attribute(Attr.ROUTE, "decline")
             span.set_attribute(Attr.ROUTE_REASON, exc.message)
-            return Command(update={"status": "denied", "error": {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint, "agent": "planner"}}, goto="decline")
+            return Command(update={**turn, "status": "denied", "error": {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint, "agent": "planner"}}, goto="decline")
         span.set_attribute(Attr.ROUTE, spec.name)
         span.set_attribute(Attr.ROUTE_REASON, decision.reason)
-    update = {"request": {"task": spec.name, "input": task_input, "text": text}, "route_reason": decision.reason, "status": "running", "error": None, "memory": memory}
+    update = {**turn, "request": {"task": spec.name, "input": task_input, "text": text}, "route_reason": decision.reason, "status": "running", "error": None, "memory": memory}
     return Command(update=update, goto="answer")
 
 
@@ -72,7 +91,7 @@ def remember(input_model: type[BaseModel], task_input: dict[str, Any], memory: d
     return task_input, memory
 
 
-def decline(state: dict[str, Any]) -> dict[str, Any]:
+def decline(state: RunState) -> dict[str, Any]:
     """Graph node: reply with the reason the turn cannot be served."""
     error = state.get("error") or {}
     text = f"I can't help with that: {error.get('message', 'out of scope')}."

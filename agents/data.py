@@ -6,21 +6,25 @@ evidence it returns lists the ids of everything it cites, which the post-check v
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.runtime import Runtime
+from langgraph.types import Command
 
-from agents.base import RunContext, run_agent
+from agents.base import run_agent
 from agents.workers import jsonable, task_and_input
 from core.telemetry import Attr
+from tools.contract import Context, RunState
 
 
-def data_agent(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Graph node: run the task's retrieve step."""
+def data_agent(state: RunState, runtime: Runtime[Context]) -> Command[Literal["model", "task", "__end__"]]:
+    """Graph node: run the task's retrieve step, then hand over to the model agent (or the task agent)."""
 
     def body(ctx: Any, span: Any) -> dict[str, Any]:
         spec, task_input = task_and_input(state)
         evidence = jsonable(spec.retrieve(ctx, task_input))
+        scores = [c["best_similarity"] for c in ctx.invoker.calls if "best_similarity" in c]
+        evidence["best_similarity"] = max(scores) if scores else None  # read by the review rule
         span.set_attribute("sage.evidence.count", len(evidence.get("ids", [])))
         span.set_attribute(Attr.TASK, spec.name)
         return {"evidence": evidence}

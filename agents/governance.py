@@ -12,27 +12,27 @@ rejects it (``sagehealth review``), and the run resumes from the checkpoint.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.runtime import Runtime
-from langgraph.types import interrupt
+from langgraph.types import Command, interrupt
 
-from agents.base import RunContext, run_agent
+from agents.base import run_agent
 from agents.guards import cited_ids, injection_hits, set_path, strings_in
 from agents.workers import task_and_input
 from core.telemetry import Attr
-from tools.governed import GOVERNANCE_TOOLS
-from tools.resources import policy_engine
+from tools.contract import Context, PolicyDecisionRecord, RunState
+from tools.governed import GOVERNANCE_TOOLS, ActionDeniedError, authorize, decide
 
 REVIEW_ACTIONS = ("approve", "edit", "reject")
 
 
-def _decision(state: dict[str, Any], stage: str, effect: str, reason: str, rule: str | None = None) -> dict[str, Any]:
+def _decision(state: RunState, stage: str, effect: Any, reason: str, rule: str | None = None) -> PolicyDecisionRecord:
     return {"stage": stage, "agent": "governance", "effect": effect, "reason": reason, "rule": rule, "run_id": state.get("run_id")}
 
 
-def governance_pre(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Graph node: allow or deny the request before any data agent runs."""
+def governance_pre(state: RunState, runtime: Runtime[Context]) -> Command[Literal["data", "__end__"]]:
+    """Graph node: allow or deny the request before any data agent runs (denied: the run ends here)."""
 
     def body(ctx: Any, span: Any) -> dict[str, Any]:
         request = state["request"]
@@ -51,7 +51,7 @@ def governance_pre(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict[
     return run_agent("governance_pre", "governance", state, runtime.context, body)
 
 
-def _review_reasons(state: dict[str, Any], output: dict[str, Any], ctx: RunContext) -> list[str]:
+def _review_reasons(state: RunState, output: dict[str, Any], ctx: Context) -> list[str]:
     evidence = state.get("evidence") or {}
     reasons: list[str] = []
     missing = cited_ids(output) - {str(i) for i in evidence.get("ids", [])}
@@ -59,18 +59,16 @@ def _review_reasons(state: dict[str, Any], output: dict[str, Any], ctx: RunConte
         reasons.append(f"output cites ids not in the evidence: {sorted(missing)}")
     if hits := injection_hits(output):
         reasons.append(f"instruction-like text in output fields {hits}")
-    hits = [h for h in evidence.get("hits", evidence.get("cases", [])) if isinstance(h, dict)]
-    scores = [float(h.get("similarity", h.get("score", 0.0))) for h in hits]
     uncertain = sorted(output.get("uncertain") or output.get("uncertain_findings") or [])
     if output.get("needs_review"):  # the task's own checks (e.g. an empty draft)
         reasons.extend(str(r) for r in output.get("review_reasons", []) or ["the task asked for review"])
-    verdict = policy_engine(ctx.settings).check_review(_caller(ctx), max(scores) if scores else None, uncertain)
+    verdict = ctx.res.policy.check_review(_caller(ctx), evidence.get("best_similarity"), uncertain)
     if verdict.effect == "review":
         reasons.append(verdict.reason)
     return list(dict.fromkeys(reasons))
 
 
-def _caller(ctx: RunContext) -> Any:
+def _caller(ctx: Context) -> Any:
     from policies.engine import Caller
 
     return Caller(user=ctx.user, role=ctx.role, purpose=ctx.purpose)
@@ -92,9 +90,9 @@ def _redact_fields(ctx: Any, output: dict[str, Any], fields: Any = None) -> list
     return redacted
 
 
-def _phi_denied(state: dict[str, Any], context: RunContext, redacted: list[str], where: str, hint: str) -> dict[str, Any] | None:
+def _phi_denied(state: RunState, context: Context, redacted: list[str], where: str, hint: str) -> dict[str, Any] | None:
     """The denied state when PHI was found and the pack's ``phi_output`` says deny, else None."""
-    verdict = policy_engine(context.settings).check_output(_caller(context), ";".join(redacted), bool(redacted))
+    verdict = context.res.policy.check_output(_caller(context), ";".join(redacted), bool(redacted))
     if verdict.effect != "deny":
         return None
     reason = f"PHI in {where} {'; '.join(redacted)}: {verdict.reason}"
@@ -102,8 +100,14 @@ def _phi_denied(state: dict[str, Any], context: RunContext, redacted: list[str],
     return {"output": None, "policy_decisions": [_decision(state, "post", "deny", reason, "phi")], "status": "denied", "error": error}
 
 
-def governance_post(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Graph node: redact, check grounding, and pause for human review when needed."""
+def governance_post(state: RunState, runtime: Runtime[Context]) -> Command[Literal["governance_post", "__end__"]]:
+    """Graph node: redact, check grounding, and pause for human review when needed.
+
+    Whoever resumes the paused run is the reviewer: their identity is the resuming run's
+    context (set by the entry point, never by the resume payload), and the pack must grant
+    their role ``review``. A refused reviewer's answer is discarded (audited) and the run
+    goes back to waiting for review.
+    """
     context = runtime.context
 
     def body(ctx: Any, span: Any) -> dict[str, Any]:
@@ -123,17 +127,24 @@ def governance_post(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict
         span.set_attribute(Attr.POLICY_EFFECT, "review")
         spec, _ = task_and_input(state)
         answer = interrupt({"run_id": state.get("run_id"), "thread_id": state.get("thread_id"), "task": spec.name, "reasons": reasons, "output": output, "actions": list(REVIEW_ACTIONS)})
+        verb = str((answer if isinstance(answer, dict) else {"action": answer}).get("action"))[:32]
+        try:  # the services authorised (and audited) the reviewer already; other doors are audited here
+            if decide(context.res, _caller(context), ["review"]).effect == "deny":
+                authorize(context.res, _caller(context), "review", resource=str(state.get("thread_id")), run_id=state.get("run_id"), audit_action=f"review:{verb}")
+        except ActionDeniedError as exc:
+            refused = _decision(state, "review", "deny", f"review by {context.user} refused: {exc.message}", "human-review")
+            return {"policy_decisions": [refused], "step": state.get("step", 0), "goto": "governance_post"}
         return _apply_review(state, context, ctx, spec, output, answer, decisions, reasons)
 
     return run_agent("governance_post", "governance", state, context, body)
 
 
 def _apply_review(
-    state: dict[str, Any], context: RunContext, ctx: Any, spec: Any, output: dict[str, Any], answer: Any, decisions: list[dict[str, Any]], reasons: list[str],
+    state: RunState, context: Context, ctx: Any, spec: Any, output: dict[str, Any], answer: Any, decisions: list[PolicyDecisionRecord], reasons: list[str],
 ) -> dict[str, Any]:
     answer = answer if isinstance(answer, dict) else {"action": str(answer)}
     action = answer.get("action")
-    who = f"{answer.get('reviewer', 'reviewer')} ({answer.get('role') or 'no role'})"
+    who = f"{context.user} ({context.role})"  # the authorised resumer, not what the payload claims
     note = {"note": str(answer.get("note") or "")}
     _redact_fields(ctx, note)  # the note is shown with the run's decisions: no PHI there either
     why = f"{who}: {note['note'] or action} (review asked because: {'; '.join(reasons)})"

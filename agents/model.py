@@ -6,16 +6,18 @@ request, and are recorded on the agent span; tasks without a generate step skip 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.runtime import Runtime
+from langgraph.types import Command
 
-from agents.base import RunContext, run_agent
+from agents.base import run_agent
 from agents.workers import jsonable, task_and_input
 from core.telemetry import Attr
+from tools.contract import Context, RunState
 
 
-def model_agent(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, Any]:
+def model_agent(state: RunState, runtime: Runtime[Context]) -> Command[Literal["task", "__end__"]]:
     """Graph node: run the task's generate step (``None`` drafts when the task has none)."""
     context = runtime.context
 

@@ -2,8 +2,9 @@
 
 Known task -> a deterministic plan read off the TaskSpec (its tools split by agent). Free text
 -> a task chosen by embedding similarity (or, by setting, a model-proposed plan that is
-validated and repaired before use). After every agent the graph returns here; the planner
-routes to the next plan step, or ends the run when the plan is done or a step failed/denied.
+validated and repaired before use). The planner runs once per request: each agent then hands
+over to the next step of the plan (``agents.base.next_node``), so the graph's edges are the
+clinical sequence and the trace shows it as a clinician would describe it.
 Its span carries the route and the reason (``sage.route``, ``sage.route.reason``).
 """
 
@@ -13,26 +14,22 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from langgraph.graph import END
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 from pydantic import BaseModel, ValidationError
 
-from agents.base import RunContext, agent_span, error_record
+from agents.base import agent_span, error_record, next_node
 from agents.plan import NODE_AGENT, Plan, PlanError, PlanStep, repair_plan
 from agents.routing import OutOfScopeError, llm_plan_proposal, route_by_embedding
 from agents.tasks.base import TaskInputError, TaskSpec, all_tasks, get_task
 from core.errors import SageError
-from core.settings import Settings
 from core.telemetry import Attr
+from tools.contract import Context, RunState
 from tools.governance import decision_fields
 from tools.registry import tools_for_agent
-from tools.resources import policy_engine
+from tools.resources import Resources
 
 log = logging.getLogger(__name__)
-
-Next = Literal["governance_pre", "data", "model", "task", "governance_post", "__end__"]
-
 
 @dataclass
 class PlanDecision:
@@ -49,11 +46,11 @@ class PlanDecision:
         return {"task": self.plan.task, "route": self.route, "tools": tools, "reason": self.reason, "steps": [s.model_dump() for s in self.plan.steps], "repairs": self.repairs}
 
 
-def role_allows(settings: Settings, role: str, purpose: str) -> Any:
+def role_allows(resources: Resources, role: str, purpose: str) -> Any:
     """Predicate telling whether ``role`` (with ``purpose``) may use a tool under the active pack."""
     from policies.engine import Caller
 
-    engine, caller = policy_engine(settings), Caller(user="planner", role=role, purpose=purpose)
+    engine, caller = resources.policy, Caller(user="planner", role=role, purpose=purpose)
     return lambda name: decision_fields(engine.check_tool(caller, name))["effect"] != "deny"
 
 
@@ -77,16 +74,16 @@ def plan_for_task(spec: TaskSpec) -> Plan:
 
 
 def plan_request(
-    settings: Settings, *, role: str, purpose: str = "treatment", task: str | None = None, text: str = "", routing: str = "embedding", model_name: str | None = None
+    resources: Resources, *, role: str, purpose: str = "treatment", task: str | None = None, text: str = "", routing: str = "embedding", model_name: str | None = None
 ) -> PlanDecision:
     """Plan a request without executing anything. Raises UnknownTaskError / OutOfScopeError."""
     if task:
         plan = plan_for_task(get_task(task))
         return PlanDecision(plan=plan, route="task", reason=plan.route_reason)
     if routing == "llm":
-        allows = role_allows(settings, role, purpose)
+        allows = role_allows(resources, role, purpose)
         try:
-            proposal = llm_plan_proposal(settings, model_name or settings.chat_model, text)
+            proposal = llm_plan_proposal(resources, model_name or resources.settings.chat_model, text)
             specs = {s.name: s for s in all_tasks()}
             plan, repairs = repair_plan(proposal, known_tasks=specs, agent_tools=tools_for_agent, role_allows=allows, needs_model=lambda t: specs[t].generate is not None)
             return PlanDecision(plan=plan, route="llm", reason=plan.route_reason or "model-proposed plan", repairs=repairs)
@@ -97,7 +94,7 @@ def plan_request(
             fallback = ""
     else:
         fallback = ""
-    route = route_by_embedding(settings, text)
+    route = route_by_embedding(resources, text)
     plan = plan_for_task(get_task(route.task))
     return PlanDecision(plan=plan, route="embedding", reason=fallback + route.reason)
 
@@ -124,35 +121,23 @@ def validate_input(spec: TaskSpec, data: dict[str, Any]) -> dict[str, Any]:
         raise TaskInputError(f"invalid input for task {spec.name!r}: {problems}", hint=f"fields of {spec.name}: {fields}") from None
 
 
-def planner(state: dict[str, Any], runtime: Runtime[RunContext]) -> Command[Next]:
-    """Graph node: plan on first visit, then route to the next step until done."""
+def planner(state: RunState, runtime: Runtime[Context]) -> Command[Literal["governance_pre", "__end__"]]:
+    """Graph node: plan the request once, then hand over to the plan's first step (or end: out of scope)."""
     ctx = runtime.context
     with agent_span("planner", state) as span:
-        update: dict[str, Any] = {}
-        if not state.get("plan") and state.get("status", "running") == "running":
-            update = _initial_plan(state, ctx)
-        merged = {**state, **update}
-        step = int(merged.get("step", 0))
-        plan = merged.get("plan") or []
-        status = merged.get("status", "running")
-        if status != "running":
-            goto, reason = END, f"run {status}: {(merged.get('error') or {}).get('message', 'stopped')}"
-        elif step >= len(plan):
-            goto, reason = END, "plan complete"
-            update["status"] = "done"
-        else:
-            goto, reason = plan[step]["agent"], plan[step].get("reason") or f"step {step + 1} of {len(plan)}"
-        if step == 0 and merged.get("route_reason") and goto != END:
-            reason = merged["route_reason"]
+        update: dict[str, Any] = _initial_plan(state, ctx) if not state.get("plan") else {}
+        update.setdefault("step", 0)
+        goto = next_node(state, update)
+        reason = update.get("route_reason") or state.get("route_reason") or f"run {update.get('status', state.get('status'))}"
         span.set_attribute(Attr.ROUTE, goto)
         span.set_attribute(Attr.ROUTE_REASON, reason)
     return Command(update=update, goto=goto)
 
 
-def _initial_plan(state: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+def _initial_plan(state: RunState, ctx: Context) -> dict[str, Any]:
     request = state["request"]
     try:
-        decision = plan_request(ctx.settings, role=ctx.role, purpose=ctx.purpose, task=request.get("task"), text=request.get("text", ""), routing=ctx.routing, model_name=ctx.model_name)
+        decision = plan_request(ctx.res, role=ctx.role, purpose=ctx.purpose, task=request.get("task"), text=request.get("text", ""), routing=ctx.routing, model_name=ctx.model_name)
         spec = get_task(decision.plan.task)
         data = request.get("input") or input_from_text(spec, request.get("text", ""))
         validated = validate_input(spec, data)
@@ -165,4 +150,3 @@ def _initial_plan(state: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         "route_reason": decision.reason + (f" [repairs: {'; '.join(decision.repairs)}]" if decision.repairs else ""),
         "request": {"task": spec.name, "input": validated, "text": request.get("text", "")},
     }
-

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +18,7 @@ import numpy as np
 
 from agents.tasks.base import TaskSpec, all_tasks
 from core.errors import SageError
-from core.settings import Settings
+from tools.resources import Resources
 
 MIN_SIMILARITY = 0.30  # below this the text is unlike every task: decline rather than guess
 
@@ -38,34 +37,26 @@ class Route:
     scores: dict[str, float]
 
 
-_task_vectors: dict[tuple[str, ...], tuple[list[str], np.ndarray]] = {}
-_lock = threading.Lock()
+def _task_matrix(resources: Resources, specs: list[TaskSpec]) -> tuple[list[str], np.ndarray]:
+    """One row per (task, description-or-example); embedded once per installation (on Resources)."""
+
+    def build() -> tuple[list[str], np.ndarray]:
+        owners: list[str] = []
+        texts: list[str] = []
+        for spec in specs:
+            for text in (spec.description, *spec.examples):
+                owners.append(spec.name)
+                texts.append(text)
+        return owners, resources.embedder.embed(texts)
+
+    return resources.derived("task_vectors:" + ",".join(sorted(s.name for s in specs)), build)
 
 
-def _task_matrix(settings: Settings, specs: list[TaskSpec]) -> tuple[list[str], np.ndarray]:
-    """One row per (task, description-or-example); embedded once per process."""
-    from models.embedder import TextEmbedder
-
-    key = tuple(sorted(s.name for s in specs))
-    with _lock:
-        if key not in _task_vectors:
-            owners: list[str] = []
-            texts: list[str] = []
-            for spec in specs:
-                for text in (spec.description, *spec.examples):
-                    owners.append(spec.name)
-                    texts.append(text)
-            _task_vectors[key] = (owners, TextEmbedder.from_settings(settings).embed(texts))
-        return _task_vectors[key]
-
-
-def route_by_embedding(settings: Settings, text: str) -> Route:
+def route_by_embedding(resources: Resources, text: str) -> Route:
     """Best task by max cosine similarity to its description/examples; raises OutOfScopeError."""
-    from models.embedder import TextEmbedder
-
     specs = all_tasks()
-    owners, matrix = _task_matrix(settings, specs)
-    query = TextEmbedder.from_settings(settings).embed([text])[0]
+    owners, matrix = _task_matrix(resources, specs)
+    query = resources.embedder.embed([text])[0]
     sims = matrix @ query
     scores: dict[str, float] = {}
     for owner, sim in zip(owners, sims, strict=True):
@@ -87,14 +78,13 @@ ROUTER_PROMPT = (
 )
 
 
-def llm_plan_proposal(settings: Settings, model_name: str, text: str, max_new_tokens: int = 160) -> dict[str, Any]:
+def llm_plan_proposal(resources: Resources, model_name: str, text: str, max_new_tokens: int = 160) -> dict[str, Any]:
     """Ask the chat model for a plan; returns the parsed JSON object (untrusted) or raises ValueError."""
     from models.lm.types import GenerationParams
-    from tools.resources import model_zoo
 
     tasks = "\n".join(f"- {s.name}: {s.description}" for s in all_tasks())
     messages = [{"role": "user", "content": ROUTER_PROMPT.format(tasks=tasks, text=text)}]
-    result = model_zoo(settings).chat_model(model_name).generate(messages, GenerationParams(max_new_tokens=max_new_tokens, temperature=0.0))
+    result = resources.zoo.chat_model(model_name).generate(messages, GenerationParams(max_new_tokens=max_new_tokens, temperature=0.0))
     return parse_plan_json(result.text)
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from langgraph.runtime import Runtime
+from langgraph.types import Command
 
-from agents.base import RunContext, run_agent
+from agents.base import run_agent
 from agents.workers import task_and_input
+from tools.contract import Context, RunState
 
 
-def task_agent(state: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, Any]:
+def task_agent(state: RunState, runtime: Runtime[Context]) -> Command[Literal["governance_post", "__end__"]]:
     """Graph node: build the output model and store it as JSON."""
 
     def body(ctx: Any, span: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import BaseModel
@@ -16,6 +16,9 @@ from rich.console import Console
 
 from core.errors import SageError
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from services.base import Caller, Resources
 
 console = Console(stderr=False)
 err_console = Console(stderr=True)
@@ -34,8 +37,27 @@ def load_settings() -> Settings:
 
 
 def caller(settings: Settings, user: str | None, role: str | None) -> tuple[str, str]:
-    """The (user, role) for a command, falling back to the settings defaults."""
-    return user or settings.default_user, role or settings.default_role
+    """The (user, role) for a command: the settings defaults only when the flag is absent.
+
+    An empty value given on purpose (``--role ""``) stays empty and is refused by the services:
+    identity is never defaulted into privilege.
+    """
+    return (settings.default_user if user is None else user), (settings.default_role if role is None else role)
+
+
+def open_resources() -> Resources:
+    """The installation's backends for this command (settings from ``SAGE_*``, SAGE_HOME created)."""
+    from services.base import Resources
+
+    return Resources.for_settings(load_settings())
+
+
+def who(resources: Resources, user: str | None, role: str | None, purpose: str | None) -> Caller:
+    """The caller of a command, for the services (never validated here: the services fail closed)."""
+    from services.base import Caller
+
+    name, role_name = caller(resources.settings, user, role)
+    return Caller(user=name, role=role_name, purpose=purpose)
 
 
 def emit(result: Any, as_json: bool, render: Any = None) -> None:
@@ -64,12 +86,3 @@ def fail(exc: SageError, as_json: bool = False, code: int = 1) -> None:
         if exc.hint:
             err_console.print(f"[yellow]hint:[/] {exc.hint}")
     raise typer.Exit(code)
-
-
-def governed_cli(settings: Settings, user: str | None, role: str | None, purpose: str) -> Any:
-    """A tool invoker for a person at the command line: same policy checks, audit and spans as agents."""
-    from tools.base import ToolDeps
-    from tools.governed import GovernedInvoker
-
-    name, role_name = caller(settings, user, role)
-    return GovernedInvoker(ToolDeps(settings=settings, user=name, role=role_name, purpose=purpose), "cli")

@@ -10,6 +10,7 @@ only emits spans calls :func:`get_tracer` and never configures anything itself.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import threading
 from collections.abc import Sequence
@@ -57,6 +58,9 @@ class Attr:
     POLICY_EFFECT = "sage.policy.effect"
     USER = "sage.user"
     ROLE = "sage.role"
+    PURPOSE = "sage.purpose"
+    ERROR_TYPE = "error.type"
+    WORKFLOW = "sage.workflow"
 
 
 class JsonlSpanExporter(SpanExporter):
@@ -68,10 +72,15 @@ class JsonlSpanExporter(SpanExporter):
         self._lock = threading.Lock()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Append one JSON line per span (a lock keeps lines whole across threads)."""
+        """Append one JSON line per span (a lock and ``flock`` keep lines whole across threads and processes)."""
         lines = [json.dumps(span_to_dict(s), default=str) for s in spans]
         with self._lock, self.path.open("a", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                fh.write("\n".join(lines) + "\n")
+                fh.flush()
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
@@ -97,12 +106,22 @@ def span_to_dict(span: ReadableSpan) -> dict[str, object]:
     }
 
 
-_configured: dict[str, object] = {}
 _config_lock = threading.Lock()
+
+
+class _SageTracerProvider(TracerProvider):
+    """The project's provider; it remembers its exporters, so no module needs to (no global cache)."""
+
+    def __init__(self, jsonl: SpanExporter | None) -> None:
+        super().__init__(resource=Resource.create({"service.name": "sagehealth"}))
+        self.jsonl = jsonl
+        self.extras: list[SpanExporter] = []
 
 
 def configure_tracing(settings: Settings, extra: SpanExporter | None = None) -> TracerProvider:
     """Install the global tracer provider once, with the exporter named in settings.
+
+    OpenTelemetry's provider is process-global by design; its configuration lives on it.
 
     Args:
         settings: Chooses the exporter (``jsonl`` default, ``console``, ``otlp``, ``none``).
@@ -110,24 +129,22 @@ def configure_tracing(settings: Settings, extra: SpanExporter | None = None) -> 
             synchronous processor so spans are visible as soon as they end.
     """
     with _config_lock:
-        provider = _configured.get("provider")
-        if not isinstance(provider, TracerProvider):
-            provider = TracerProvider(resource=Resource.create({"service.name": "sagehealth"}))
+        provider = trace.get_tracer_provider()
+        if not isinstance(provider, _SageTracerProvider):
             exporter = _exporter_for(settings)
+            provider = _SageTracerProvider(exporter if isinstance(exporter, JsonlSpanExporter) else None)
             if exporter is not None:
                 # The JSON-lines file must be complete when a CLI command exits: write synchronously.
                 processor = SimpleSpanProcessor(exporter) if settings.telemetry_exporter != "otlp" else BatchSpanProcessor(exporter)
                 provider.add_span_processor(processor)
             trace.set_tracer_provider(provider)
-            _configured["provider"] = provider
-            _configured["jsonl"] = exporter
-        elif isinstance(jsonl := _configured.get("jsonl"), JsonlSpanExporter):
+        elif provider.jsonl is not None and isinstance(provider.jsonl, JsonlSpanExporter):
             # One process may serve several SAGE_HOMEs (tests): follow the latest settings.
-            jsonl.path = settings.traces_path
-            jsonl.path.parent.mkdir(parents=True, exist_ok=True)
-        if extra is not None and extra not in _configured.setdefault("extras", []):  # type: ignore[operator]
+            provider.jsonl.path = settings.traces_path
+            provider.jsonl.path.parent.mkdir(parents=True, exist_ok=True)
+        if extra is not None and extra not in provider.extras:
             provider.add_span_processor(SimpleSpanProcessor(extra))
-            _configured["extras"].append(extra)  # type: ignore[union-attr]
+            provider.extras.append(extra)
         return provider
 
 

@@ -5,13 +5,13 @@
     START -> router -> answer -> END      (the clinical graph runs as a subgraph)
                     +-> decline -> END   (out of scope or unsafe: reply says why)
 
-Memory is the thread's ``messages`` in the checkpointer; the answer is streamed as it is
-written (``stream_mode="custom"`` chunks) and traced under ``invoke_workflow chat``.
+Input is the LangGraph standard ``{"messages": [...]}``; the caller comes from the run's
+context. Memory is the thread's ``messages`` in the checkpointer; the answer is streamed as it
+is written (``stream_mode="custom"`` chunks) and traced under ``invoke_workflow chat``.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -22,27 +22,26 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from agents.chat import answer_text, chat_router, decline
-from core.settings import Settings
-from core.telemetry import Attr, get_tracer
 from graphs.checkpoint import open_checkpointer
 from graphs.clinical import graph as clinical_graph
-from graphs.context import Context
-from graphs.state import ClinicalState
+from tools.contract import Context, RunState, new_run, run_config
+from tools.resources import Resources
 
 
-def answer(state: dict[str, Any], runtime: Runtime[Context]) -> dict[str, Any]:
+def answer(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Graph node: run the routed task through the clinical graph, then reply (streamed)."""
-    run_id = state.get("run_id") or f"run-{uuid.uuid4().hex[:12]}"
-    task_state = {"request": state["request"], "caller": state["caller"], "run_id": run_id, "thread_id": state["thread_id"], "plan": [], "step": 0, "route_reason": state.get("route_reason", ""), "evidence": {}, "drafts": None, "output": None, "error": None, "status": "running"}
+    request = state["request"]
+    task_state = new_run(runtime.context, task=request["task"], input=request["input"], text=request["text"], thread_id=state["thread_id"])
+    task_state.update({"run_id": state["run_id"], "route_reason": state.get("route_reason", "")})
     result = clinical_graph.invoke(task_state, context=runtime.context)
-    text = answer_text(state["request"]["task"], result)
+    text = answer_text(str(request["task"]), result)
     writer = get_stream_writer()
     for word in text.split(" "):
         writer({"delta": word + " "})
-    return {"messages": [AIMessage(content=text)], "run_id": run_id, "output": result.get("output"), "evidence": result.get("evidence") or {}, "status": result.get("status", "done"), "policy_decisions": result.get("policy_decisions", [])}
+    return {"messages": [AIMessage(content=text)], "output": result.get("output"), "evidence": result.get("evidence") or {}, "status": result.get("status", "done"), "policy_decisions": result.get("policy_decisions", []), "tool_calls": result.get("tool_calls", []), "plan": result.get("plan", [])}
 
 
-builder = StateGraph(ClinicalState, context_schema=Context)
+builder = StateGraph(RunState, context_schema=Context)
 builder.add_node("router", chat_router)
 builder.add_node("answer", answer)
 builder.add_node("decline", decline)
@@ -64,25 +63,19 @@ class ChatReply(BaseModel):
     turns: int = Field(description="Messages in the thread after this turn (memory).")
 
 
-def chat_turn(settings: Settings, thread_id: str, message: str, user: str, role: str, purpose: str = "treatment", on_delta: Callable[[str], None] | None = None) -> ChatReply:
-    """Send one message on a thread; the reply is streamed to ``on_delta`` and returned."""
-    context = Context(user=user, role=role, purpose=purpose, settings=settings)
-    config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 40}
-    with get_tracer().start_as_current_span("invoke_workflow chat") as span:
-        span.set_attribute(Attr.OPERATION, "invoke_workflow")
-        span.set_attribute(Attr.CONVERSATION_ID, thread_id)
-        span.set_attribute(Attr.THREAD_ID, thread_id)
-        span.set_attribute(Attr.USER, user)
-        span.set_attribute(Attr.ROLE, role)
-        with open_checkpointer(settings) as saver:
-            chat = builder.compile(checkpointer=saver, name="chat")
-            run_id = f"run-{uuid.uuid4().hex[:12]}"
-            span.set_attribute(Attr.RUN_ID, run_id)
-            turn = {"messages": [HumanMessage(content=message)], "request": {"task": None, "input": {}, "text": message}, "caller": {"user": user, "role": role, "purpose": purpose}, "thread_id": thread_id, "run_id": run_id, "status": "running", "error": None, "output": None, "evidence": {}}
-            for mode, chunk in chat.stream(turn, config, context=context, stream_mode=["custom"], durability="sync"):
-                if mode == "custom" and on_delta is not None and isinstance(chunk, dict):
-                    on_delta(str(chunk.get("delta", "")))
-            snapshot = chat.get_state(config)
+def chat_turn(resources: Resources, context: Context, thread_id: str, message: str, on_delta: Callable[[str], None] | None = None) -> ChatReply:
+    """Send one message on a thread as ``context``'s caller; the reply is streamed to ``on_delta`` and returned.
+
+    The input is the LangGraph standard ``{"messages": [...]}``, the same as ``langgraph dev``
+    sends; authorisation, audit and the workflow span belong to the caller (``services.chat``).
+    """
+    config = run_config(thread_id)
+    with open_checkpointer(resources) as saver:
+        chat = builder.compile(checkpointer=saver, name="chat")
+        for mode, chunk in chat.stream({"messages": [HumanMessage(content=message)]}, config, context=context, stream_mode=["custom"], durability="sync"):
+            if mode == "custom" and on_delta is not None and isinstance(chunk, dict):
+                on_delta(str(chunk.get("delta", "")))
+        snapshot = chat.get_state(config)
     values = snapshot.values
     messages = values.get("messages", [])
     if snapshot.interrupts:

@@ -6,18 +6,13 @@ same thread re-runs only the interrupted node) and can wait for a human reviewer
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.memory import InMemorySaver
 
 from core.errors import SageError
-from core.settings import Settings
-
-_memory: dict[str, InMemorySaver] = {}
-_memory_lock = threading.Lock()
+from tools.resources import Resources
 
 
 class CheckpointerError(SageError):
@@ -25,14 +20,13 @@ class CheckpointerError(SageError):
 
 
 @contextmanager
-def open_checkpointer(settings: Settings) -> Iterator[BaseCheckpointSaver]:
+def open_checkpointer(resources: Resources) -> Iterator[BaseCheckpointSaver]:
     """Open the checkpointer named by ``settings.checkpointer`` for the duration of a run."""
+    settings = resources.settings
     kind = settings.checkpointer
     if kind == "memory":
-        # One saver per SAGE_HOME and process, so a resume in the same process finds the thread.
-        with _memory_lock:
-            saver = _memory.setdefault(str(settings.home), InMemorySaver())
-        yield saver
+        # One saver per installation and process (on Resources), so a resume in the same process finds the thread.
+        yield resources.memory_saver
     elif kind == "sqlite":
         from langgraph.checkpoint.sqlite import SqliteSaver
 

@@ -75,6 +75,10 @@ def impression_examples(
     seed: int = 7,
     rag_fraction: float = 0.0,
     rag_k: int = 3,
+    *,
+    store: Any = None,
+    embedder: Any = None,
+    redactor: Any = None,
 ) -> tuple[list[TrainExample], dict[str, Any]]:
     """Findings -> impression examples from the ``reports`` table.
 
@@ -90,6 +94,10 @@ def impression_examples(
         rag_fraction: Share of examples (seeded choice) whose prompt shows ``rag_k`` similar
             train-split cases from the semantic tier, as the report task's ``rag`` mode does.
         rag_k: Prior cases per retrieval-augmented prompt.
+        store: The installation's semantic store (``tools.resources.Resources`` holds it);
+            opened for this call when not given.
+        embedder: The text embedder (from the model zoo when not given).
+        redactor: The PHI redactor (a new one when not given).
 
     Returns:
         The examples and their provenance (``data_info`` for the adapter manifest).
@@ -121,10 +129,16 @@ def impression_examples(
         abnormal = abnormal or set()
     texts = [t for r in rows for t in (r["findings"], r["indication"] or "", r["impression"])]
     if deidentify:
-        from policies.phi import get_redactor
+        redactor = redactor or _new_redactor()
+        texts = [res.text for res in redactor.redact_batch(texts)]
+    if rag_fraction > 0:
+        from lakehouse.semantic import open_store
+        from models.zoo import ModelZoo
 
-        texts = [res.text for res in get_redactor().redact_batch(texts)]
-    priors = _prior_cases(settings, rows, texts, rag_fraction, rag_k, random.Random(seed + 1), deidentify) if rag_fraction > 0 else {}
+        backends = (store or open_store(settings), embedder or ModelZoo(settings).embedder(), redactor)
+        priors = _prior_cases(backends, rows, texts, rag_fraction, rag_k, random.Random(seed + 1), deidentify)
+    else:
+        priors = {}
     examples = [
         TrainExample(id=r["report_id"], messages=impression_messages(texts[3 * i], texts[3 * i + 1], priors.get(i, [])), target=texts[3 * i + 2],
                      prior_ids=[p.case_id for p in priors.get(i, [])])
@@ -172,7 +186,13 @@ def label_agreement(predictions: list[str], references: list[str]) -> dict[str, 
     return {"label_agreement": round(agree / n, 4), "positive_f1": round(f1, 4), "abnormal_agreement": round(abnormal_agree / n, 4)}
 
 
-def _prior_cases(settings: Settings, rows: list[dict[str, Any]], texts: list[str], fraction: float, k: int, rng: random.Random, deidentify: bool) -> dict[int, list[PriorCase]]:
+def _new_redactor() -> Any:
+    from policies.phi import PhiRedactor
+
+    return PhiRedactor()
+
+
+def _prior_cases(backends: tuple[Any, Any, Any], rows: list[dict[str, Any]], texts: list[str], fraction: float, k: int, rng: random.Random, deidentify: bool) -> dict[int, list[PriorCase]]:
     """For a seeded ``fraction`` of the rows: the ``k`` similar train cases the report task would show.
 
     Retrieval runs on the semantic tier exactly as at inference (label-aware, train split, the
@@ -180,14 +200,14 @@ def _prior_cases(settings: Settings, rows: list[dict[str, Any]], texts: list[str
     the rows, or are redacted here, so no raw text enters a prompt.
     """
     from lakehouse.retrieval import retrieve_batch
-    from lakehouse.semantic import SearchFilter, open_store
-    from models.embedder import TextEmbedder
+    from lakehouse.semantic import SearchFilter
 
+    store, embedder, redactor = backends
     chosen = sorted(rng.sample(range(len(rows)), round(fraction * len(rows))))
     if not chosen:
         return {}
     hits = retrieve_batch(
-        open_store(settings), TextEmbedder.from_settings(settings), [rows[i]["findings"] for i in chosen],
+        store, embedder, [rows[i]["findings"] for i in chosen],
         k=k, exclude_ids=[[rows[i]["report_id"]] for i in chosen], base_filter=SearchFilter(split="train"),
     )
     clean = {r["report_id"]: (texts[3 * i], texts[3 * i + 2]) for i, r in enumerate(rows)}
@@ -195,8 +215,6 @@ def _prior_cases(settings: Settings, rows: list[dict[str, Any]], texts: list[str
     if missing:
         flat = [t for pair in missing.values() for t in pair]
         if deidentify:
-            from policies.phi import get_redactor
-
-            flat = [res.text for res in get_redactor().redact_batch(flat)]
+            flat = [res.text for res in (redactor or _new_redactor()).redact_batch(flat)]
         clean |= {cid: (flat[2 * j], flat[2 * j + 1]) for j, cid in enumerate(missing)}
     return {i: [PriorCase(h.case_id, *clean[h.case_id]) for h in found if clean[h.case_id][1].strip()] for i, found in zip(chosen, hits, strict=True)}

@@ -17,7 +17,6 @@ Example::
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,8 +66,6 @@ class TextEmbedder:
 
     name = "all-MiniLM-L6-v2"
 
-    _cache: dict[tuple[str, str], TextEmbedder] = {}
-    _cache_lock = threading.Lock()
 
     def __init__(self, folder: Path | None = None, device: str = "cpu", batch_size: int = 64) -> None:
         from transformers import AutoModel, AutoTokenizer
@@ -92,12 +89,12 @@ class TextEmbedder:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TextEmbedder:
-        """The embedder named by ``settings.embed_model``; one shared instance per (folder, device) and process.
+        """Load the embedder named by ``settings.embed_model`` (the zoo calls this; use ``ModelZoo.embedder``).
 
         The built-in ``minilm-l6`` loads from the installed wheel; a zoo entry with backend
         ``transformers`` loads its folder (a sentence-transformers model with mean pooling).
         Its dimension must match the collection's text vectors, or ingest/search fail naming both.
-        Loading costs ~1 s and 90 MB, hence the cache.
+        Loading costs ~1 s and 90 MB, which is why the zoo keeps the one loaded instance.
         """
         from models.zoo import ModelZoo
 
@@ -105,12 +102,7 @@ class TextEmbedder:
         if "embed" not in spec.roles:
             raise EmbedderLoadError(f"model {spec.name!r} is not an embedder (roles: {', '.join(spec.roles)})", hint="set SAGE_EMBED_MODEL to a zoo model with role 'embed'")
         folder = Path(spec.location).expanduser() if spec.backend == "transformers" else default_embedder_folder()
-        device = resolve_device(settings.device)
-        key = (str(folder), device)
-        with cls._cache_lock:
-            if key not in cls._cache:
-                cls._cache[key] = cls(folder, device=device)
-            return cls._cache[key]
+        return cls(folder, device=resolve_device(settings.device))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts; returns float32 ``(len(texts), dim)`` unit vectors in input order."""

@@ -5,7 +5,7 @@ No pretrained chest X-ray image model is available offline (../shared/DESIGN.md)
 (ingest -> ``image`` named vector -> image retrieval). A user with a real encoder (BioViL-T,
 a torchxrayvision checkpoint, any TorchScript or Hugging Face vision model) loads it by path
 with :func:`load_encoder`; everything downstream only sees the :class:`ImageEncoder` protocol.
-:func:`image_encoder_for` is the one place that picks the encoder from ``settings.image_model``
+:func:`checked_encoder` checks the encoder the zoo loads for ``settings.image_model``
 (ingestion and the report task both call it), and :func:`load_image` the one DICOM decoder.
 
 Try it::
@@ -17,10 +17,9 @@ Try it::
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -28,9 +27,6 @@ from PIL import Image, UnidentifiedImageError
 from core.errors import SageError
 from models.lm.loader import ModelLoadError
 from models.specs import ZooConfigError
-
-if TYPE_CHECKING:
-    from core.settings import Settings
 
 IMAGE_DIM = 512  # lakehouse.semantic.base.VECTORS["image"]
 _DICOM_MAGIC_OFFSET = 128
@@ -242,31 +238,15 @@ def load_encoder(path: str | Path, *, size: int = 224, channels: int = 1) -> Ima
     raise ModelLoadError(f"{location}: no image encoder at this path", hint="give a TorchScript file or a Hugging Face model folder")
 
 
-_encoders: dict[tuple[str, str], ImageEncoder] = {}
-_encoders_lock = threading.Lock()
+def checked_encoder(encoder: Any, name: str) -> ImageEncoder:
+    """``encoder`` (from ``ModelZoo.image_encoder``) if it gives 512-d vectors, else a ZooConfigError.
 
-
-def image_encoder_for(settings: Settings) -> ImageEncoder:
-    """The image encoder ``settings.image_model`` names in the zoo, loaded once per process.
-
-    Ingestion writes the ``image`` named vector and the report task embeds its query image
-    through this one function, so stored and query vectors always come from the same encoder.
-    The default ``cxr-tiny`` is the :class:`TinyCxrEncoder` placeholder; a zoo.json entry with
-    backend ``transformers`` and a ``location`` (a ``.pt2`` export, a TorchScript file or a
-    Hugging Face folder) loads a real encoder with :func:`load_encoder`.
-
-    Raises:
-        UnknownModelError: ``settings.image_model`` is not in the zoo.
-        ZooConfigError: the model is not an image model, or its vectors are not 512-d.
-        ModelLoadError: nothing loadable at the spec's location.
+    Ingestion writes the ``image`` named vector and the report task embeds its query image with
+    the encoder the zoo loads for ``settings.image_model`` (``tools.resources.Resources``
+    holds it), so stored and query vectors always come from the same encoder. The default
+    ``cxr-tiny`` is the :class:`TinyCxrEncoder` placeholder; a zoo.json entry with backend
+    ``transformers`` and a ``location`` loads a real encoder with :func:`load_encoder`.
     """
-    key = (str(settings.models_dir.resolve()), settings.image_model)
-    with _encoders_lock:
-        if key not in _encoders:
-            from models.zoo import ModelZoo
-
-            encoder = ModelZoo(settings).image_encoder()
-            if getattr(encoder, "dim", None) != IMAGE_DIM or not isinstance(encoder, ImageEncoder):
-                raise ZooConfigError(f"image model {settings.image_model!r} does not give {IMAGE_DIM}-d vectors", hint="wrap it so embed() returns (n, 512) unit vectors (see models.image.TorchImageEncoder)")
-            _encoders[key] = encoder
-        return _encoders[key]
+    if getattr(encoder, "dim", None) != IMAGE_DIM or not isinstance(encoder, ImageEncoder):
+        raise ZooConfigError(f"image model {name!r} does not give {IMAGE_DIM}-d vectors", hint="wrap it so embed() returns (n, 512) unit vectors (see models.image.TorchImageEncoder)")
+    return encoder

@@ -123,8 +123,13 @@ class ModelZoo:
         return self._cached(spec.name, lambda: self._load_chat(spec))
 
     def embedder(self, name: str | None = None) -> Any:
-        """The text embedder (default ``settings.embed_model``), e.g. ``models.embedder.TextEmbedder``."""
-        return self._python_model(name or self.settings.embed_model, "embed")
+        """The text embedder (default ``settings.embed_model``), e.g. ``models.embedder.TextEmbedder``, loaded once."""
+        spec = self.spec(name or self.settings.embed_model)
+        if spec.backend == "transformers" and "embed" in spec.roles:
+            from models.embedder import TextEmbedder, resolve_device
+
+            return self._cached(spec.name, lambda: TextEmbedder(Path(spec.location).expanduser(), device=resolve_device(self.settings.device)))
+        return self._python_model(spec.name, "embed")
 
     def image_encoder(self, name: str | None = None) -> Any:
         """The image encoder (default ``settings.image_model``), loaded once.
@@ -132,7 +137,7 @@ class ModelZoo:
         A ``python`` spec is built from its ``module:attribute`` (the built-in ``cxr-tiny``
         placeholder); a ``transformers`` spec loads a real encoder from its ``location`` with
         :func:`models.image.load_encoder` (a ``.pt2`` export, a TorchScript file or a Hugging
-        Face folder). Callers normally use :func:`models.image.image_encoder_for`.
+        Face folder). Callers normally use ``tools.resources.Resources.image_encoder``.
         """
         spec = self.spec(name or self.settings.image_model)
         if "image" not in spec.roles:
@@ -173,6 +178,27 @@ class ModelZoo:
     def _endpoint(self, spec: ModelSpec) -> tuple[str | None, str | None]:
         return spec.location or self.settings.openai_base_url, spec.remote_model or self.settings.openai_model
 
+    def weights_folder(self, name: str) -> Path:
+        """The local ``save_pretrained`` folder of a chat model (a GGUF is dequantized there on first use).
+
+        The one place a model name becomes weights on disk: loading for inference and training
+        a LoRA adapter on it both go through here.
+        """
+        spec = self.spec(name)
+        folder = self.cache_folder(spec)
+        if spec.backend == "gguf-transformers" and not (folder / "config.json").is_file():
+            if folder.exists():
+                raise ModelLoadError(f"model folder {folder} is incomplete (config.json missing)", hint=f"delete {folder} and run again to rebuild it from the GGUF")
+            from models.lm.loader import materialize_gguf
+
+            package, _, gguf = spec.location.removeprefix("package:").partition("/")
+            materialize_gguf(package_folder(package) / gguf, folder)
+        elif spec.backend not in ("gguf-transformers", "transformers"):
+            raise ZooConfigError(f"model {name!r} has backend {spec.backend!r}: no local weights", hint="pick a local model: `sagehealth models list`")
+        if not (folder / "config.json").is_file():
+            raise ModelLoadError(f"no weights for model {name!r} at {folder}", hint="place a Hugging Face model folder there")
+        return folder
+
     def _load_chat(self, spec: ModelSpec) -> ChatModel:
         if spec.backend == "openai":
             from models.lm.openai_backend import OpenAIChatModel
@@ -184,14 +210,7 @@ class ModelZoo:
             return OpenAIChatModel(url, model, key, name=spec.name, context_length=spec.context_length or 8192)
         from models.lm.local import LocalChatModel
 
-        folder = self.cache_folder(spec)
-        if spec.backend == "gguf-transformers" and not (folder / "config.json").is_file():
-            if folder.exists():
-                raise ModelLoadError(f"model folder {folder} is incomplete (config.json missing)", hint=f"delete {folder} and run again to rebuild it from the GGUF")
-            from models.lm.loader import materialize_gguf
-
-            package, _, gguf = spec.location.removeprefix("package:").partition("/")
-            materialize_gguf(package_folder(package) / gguf, folder)
+        folder = self.weights_folder(spec.name)
         try:
             return LocalChatModel.from_folder(spec.name, folder, self.settings.device, spec.context_length, self.settings)
         except ModelLoadError as exc:

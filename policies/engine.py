@@ -64,7 +64,10 @@ class PolicyEngine:
         if policy is None:
             known = ", ".join(sorted(self.pack.roles))
             return None, self._decide("deny", f"role {caller.role!r} is not in policy pack {self.pack.name!r} (roles: {known})", "roles", action, resource, caller)
-        if caller.purpose and policy.purposes and caller.purpose not in policy.purposes:
+        if not caller.user or not caller.purpose:  # identity never defaults into privilege
+            missing = "user" if not caller.user else "purpose"
+            return policy, self._decide("deny", f"no {missing} given: every request declares who asks and why", "identity", action, resource, caller)
+        if policy.purposes and caller.purpose not in policy.purposes:
             return policy, self._decide(
                 "deny", f"purpose {caller.purpose!r} is not allowed for role {caller.role!r} (allowed: {', '.join(policy.purposes)})",
                 f"roles.{caller.role}.purposes", action, resource, caller,

@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from core.errors import SageError
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from tools.resources import Resources
 
 
 class ToolError(SageError):
@@ -48,6 +51,11 @@ class ToolResult(BaseModel):
 
     provenance: Provenance
 
+    @property
+    def best_similarity(self) -> float | None:
+        """For retrieval results, the strongest similarity found (None for other tools)."""
+        return None
+
 
 @dataclass(kw_only=True)
 class ToolDeps:
@@ -65,7 +73,13 @@ class ToolDeps:
     max_new_tokens: int | None = None  # the caller's budget override for generate_text
     access: dict[str, Any] = field(default_factory=dict)  # forced SearchFilter fields from policy
     sql_scope: dict[str, Any] = field(default_factory=dict)  # check_read_only kwargs from policy
+    resources: Resources = field(default=None)  # type: ignore[assignment]  # the installation's backends
 
+    def __post_init__(self) -> None:
+        if self.resources is None:
+            from tools.resources import Resources
+
+            self.resources = Resources.for_settings(self.settings)
 
     def policy_caller(self) -> Any:
         """The caller as the policy engine sees it."""

@@ -14,7 +14,6 @@ from pydantic import BaseModel, Field, field_validator
 
 from lakehouse.findings import FindingState, check_finding, positive_findings
 from tools.base import Provenance, ToolDefinition, ToolDeps, ToolExecutionError, ToolResult, register_tool
-from tools.resources import invalidate, semantic_store
 
 
 def _jsonable(value: Any) -> Any:
@@ -99,7 +98,7 @@ def update_labels(deps: ToolDeps, args: UpdateLabelsArgs) -> LabelUpdate:
     """Set labels on one case in both tiers, idempotently."""
     from lakehouse.raw.store import RawStore
 
-    store = semantic_store(deps.settings)
+    store = deps.resources.store
     points = store.retrieve([args.case_id])
     if not points:
         raise ToolExecutionError(f"case {args.case_id!r} is not in the semantic tier", hint="check the id with `sagehealth search`")
@@ -114,7 +113,7 @@ def update_labels(deps: ToolDeps, args: UpdateLabelsArgs) -> LabelUpdate:
             for k, v in changed.items()
         ]
         RawStore(deps.settings).append("report_labels", rows, source="tool:update_labels", batch_id=deps.run_id or "manual")
-        invalidate("query", deps.settings)  # the cached DuckDB views hold the old snapshot
+        deps.resources.drop("query")  # the cached DuckDB views hold the old snapshot
         merged = {**current, **changed}
         store.set_payload(args.case_id, {"labels": merged, "positive_findings": positive_findings(merged), "label_version": version})
     return LabelUpdate(case_id=args.case_id, changed=changed, label_version=version, provenance=Provenance(source="lakehouse:labels", ids=[args.case_id]))

@@ -12,7 +12,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tools.base import Provenance, ToolDefinition, ToolDeps, ToolExecutionError, ToolResult, register_tool
-from tools.resources import model_zoo
 
 
 class ChatTurn(BaseModel):
@@ -51,7 +50,7 @@ def _params(args: GenerateArgs, budget: int | None) -> Any:
 def generate_text(deps: ToolDeps, args: GenerateArgs) -> GeneratedText:
     """Generate with the run's model and adapter (and the caller's token budget, when set)."""
     name = deps.model or deps.settings.chat_model
-    model = model_zoo(deps.settings).chat_model(name)
+    model = deps.resources.zoo.chat_model(name)
     try:
         result = model.generate([m.model_dump() for m in args.messages], _params(args, deps.max_new_tokens), adapter=args.adapter or deps.adapter)
     except (RuntimeError, ValueError, OSError) as exc:

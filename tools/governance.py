@@ -11,7 +11,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from tools.base import Provenance, ToolDefinition, ToolDeps, ToolResult, register_tool
-from tools.resources import phi_redactor, policy_engine
 
 
 class PolicyCheckArgs(BaseModel):
@@ -38,7 +37,7 @@ def decision_fields(decision: Any) -> dict[str, Any]:
 
 def policy_check(deps: ToolDeps, args: PolicyCheckArgs) -> PolicyVerdict:
     """Ask the active policy pack about each tool for this caller (role, purpose from deps)."""
-    engine = policy_engine(deps.settings)
+    engine = deps.resources.policy
     caller = deps.policy_caller()
     verdicts = {name: decision_fields(engine.check_tool(caller, name)) for name in args.tools}
     denied = next((v for v in verdicts.values() if v["effect"] == "deny"), None)
@@ -68,7 +67,7 @@ class Redaction(ToolResult):
 
 def redact_phi(deps: ToolDeps, args: RedactArgs) -> Redaction:
     """Replace PHI with typed placeholders."""
-    result = phi_redactor().redact(args.text)
+    result = deps.resources.redactor.redact(args.text)
     entities = [{"type": e.type, "start": e.start, "end": e.end} for e in result.entities]
     return Redaction(text=result.text, entities=entities, provenance=Provenance(source="phi:presidio"))
 

@@ -13,17 +13,19 @@ Every call goes through the same gate, in this order:
 Denials raise :class:`ToolDeniedError`, backend failures :class:`ToolExecutionError`; both are
 also kept in :attr:`GovernedInvoker.calls` / :attr:`decisions` so the graph records them.
 
-Commands that are not tools (``review``, ``import_interactions``, a batch job) are checked as
-pseudo-tool actions with :func:`authorize_action`: the same ``check_tool`` rule, one audit event.
+Use cases that are not one tool call (``review``, ``ingest``, a batch job over several tools)
+pass the same gate through :func:`authorize`: the same :func:`decide`, one audit event.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import Status, StatusCode
 from pydantic import ValidationError
@@ -33,7 +35,10 @@ from core.telemetry import Attr, get_tracer
 from tools.base import ToolDeniedError, ToolDeps, ToolError, ToolExecutionError, ToolResult
 from tools.governance import decision_fields
 from tools.registry import as_structured_tool, get_tool, tools_for_agent
-from tools.resources import audit_log, policy_engine
+
+if TYPE_CHECKING:
+    from policies.engine import Caller, PolicyDecision
+    from tools.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -58,42 +63,80 @@ class ActionDeniedError(ToolDeniedError):
     """The policy pack does not grant the caller's role a command-level action (review, import)."""
 
 
-def authorize_action(
-    settings: Any,
-    caller: Any,
-    action: str,
+def safe_error(exc: BaseException) -> str:
+    """An error as it may be written to the audit log and traces: its type and a fingerprint.
+
+    Error messages quote their input (a bad finding, a patient name in a failing request), so
+    nothing outside the run's own state gets the text; the fingerprint still lets an auditor
+    match two entries about the same failure.
+    """
+    return f"{type(exc).__name__} #{hashlib.sha256(str(exc).encode()).hexdigest()[:12]}"
+
+
+def decide(resources: Resources, caller: Caller, actions: Sequence[str]) -> PolicyDecision:
+    """The policy decision for ``caller`` doing every one of ``actions``: the first denial, else the last allow.
+
+    This is the one place a role is checked against the active pack, for tools (called by the
+    governed invoker) and for command-level actions (``ingest``, ``review``, a batch's tools).
+    An empty or unknown role or purpose is denied by the engine: identity never defaults.
+    """
+    if not actions:
+        raise ValueError("decide() needs at least one action")
+    decision = None
+    for action in actions:
+        decision = resources.policy.check_tool(caller, action)
+        if decision.effect == "deny":
+            return decision
+    assert decision is not None
+    return decision
+
+
+def authorize(
+    resources: Resources,
+    caller: Caller,
+    actions: str | Sequence[str],
     *,
     resource: str,
     run_id: str | None = None,
     audit_action: str | None = None,
     details: dict[str, Any] | None = None,
     hint: str | None = None,
-) -> Any:
-    """Check a pseudo-tool action with ``PolicyEngine.check_tool`` and audit the decision.
+    audit: bool = True,
+) -> PolicyDecision:
+    """The governed gate of every use case: decide, audit once, and raise on denial.
 
     Args:
-        settings: Installation settings (policy pack, audit log).
+        resources: The installation (policy engine, audit log).
         caller: ``policies.engine.Caller`` (user, role, purpose).
-        action: Name checked against the role's ``allowed_tools`` (e.g. ``"review"``).
-        resource: What the action is on (a thread id, a table name); an id, never a text.
-        run_id: The run the action concerns, if any (e.g. the run a reviewer decides).
-        audit_action: Action name in the audit log (default: ``action``).
+        actions: What the caller does, checked against the role's ``allowed_tools``: one action
+            (``"review"``, ``"ingest"``) or several (a batch's tools, all needed).
+        resource: What the action is on (a thread id, a table name, a file's fingerprint); an id,
+            never a text.
+        run_id: The run the action concerns, if any.
+        audit_action: Action name in the audit log (default: the action, or ``batch`` names).
         details: Extra ids and counts for the audit event (never texts: PHI).
         hint: What a denied caller can do instead.
+        audit: Audit an allowed decision here; ``False`` when the use case writes its one event
+            itself at the end, with what it did (a batch). A denial is always audited here.
 
     Returns:
         The ``PolicyDecision`` (allowed).
 
     Raises:
-        ActionDeniedError: the pack denies the action (the denial is audited first).
+        ActionDeniedError: the pack denies one of the actions (the denial is audited first).
     """
     from policies.audit import AuditEvent
 
-    decision = policy_engine(settings).check_tool(caller, action)
+    names = [actions] if isinstance(actions, str) else list(actions)
+    decision = decide(resources, caller, names)
     event_details = {"role": caller.role, "purpose": caller.purpose, "rule": decision.rule, **(details or {})}
-    audit_log(settings).append(AuditEvent(actor=caller.user, action=audit_action or action, resource=resource, decision=decision.effect, run_id=run_id, details=event_details))
+    if len(names) > 1:
+        event_details["actions"] = names
+    if audit or decision.effect == "deny":
+        resources.audit.append(AuditEvent(actor=caller.user or "(none)", action=audit_action or names[0], resource=resource, decision=decision.effect, run_id=run_id, details=event_details))
     if decision.effect == "deny":
-        raise ActionDeniedError(f"role {caller.role!r} may not {action.replace('_', ' ')}: {decision.reason}", hint=hint or "use a role the policy pack allows for this action")
+        what = " and ".join(n.replace("_", " ") for n in names)
+        raise ActionDeniedError(f"role {caller.role!r} may not {what}: {decision.reason}", hint=hint or "use a role the policy pack allows for this action")
     return decision
 
 
@@ -155,9 +198,9 @@ class GovernedInvoker:
         deps = self.deps
         if not self.check_policy or (self.agent == "governance" and name in GOVERNANCE_TOOLS):
             return deps
-        engine = policy_engine(deps.settings)
+        engine = deps.resources.policy
         caller = deps.policy_caller()
-        verdict = decision_fields(engine.check_tool(caller, name))
+        verdict = decision_fields(decide(deps.resources, caller, [name]))
         if verdict["effect"] == "deny":
             self._deny(name, span, verdict["reason"] or f"role {deps.role!r} may not call {name!r}", rule=verdict["rule"])
         if name in RETRIEVAL_TOOLS:
@@ -178,10 +221,12 @@ class GovernedInvoker:
         if result is not None:
             record["ids"] = list(result.provenance.ids)
             record["source"] = result.provenance.source
+            if result.best_similarity is not None:
+                record["best_similarity"] = round(result.best_similarity, 4)
         if error is not None:
-            record["error"] = str(error)
-            span.set_status(Status(StatusCode.ERROR, str(error)))
-            span.record_exception(error)
+            record["error"] = safe_error(error)  # the message may quote the arguments (PHI)
+            span.set_attribute(Attr.ERROR_TYPE, type(error).__name__)
+            span.set_status(Status(StatusCode.ERROR, record["error"]))
         self.calls.append(record)
         self._audit(name, status, record)
 
@@ -192,4 +237,4 @@ class GovernedInvoker:
         if "error" in record:
             details["error"] = record["error"][:250]
         event = AuditEvent(actor=self.deps.user, action=f"tool:{name}", resource=name, decision=status, run_id=self.deps.run_id, details=details)
-        audit_log(self.deps.settings).append(event)
+        self.deps.resources.audit.append(event)

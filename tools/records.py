@@ -14,7 +14,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from tools.base import Provenance, ToolDefinition, ToolDeps, ToolResult, register_tool
-from tools.resources import query_engine
 
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
@@ -37,7 +36,7 @@ class Rows(ToolResult):
 
 def run_sql(deps: ToolDeps, sql: str, limit: int) -> tuple[list[str], list[dict[str, Any]], bool, str]:
     """Guard and run one statement within the role's scope; returns (columns, rows, truncated)."""
-    engine = query_engine(deps.settings)
+    engine = deps.resources.query
     allowed_tables = deps.sql_scope.get("allowed_tables")
     denied: dict[str, set[str]] = deps.sql_scope.get("denied_columns") or {}
     allowed_columns = None

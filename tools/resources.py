@@ -1,99 +1,168 @@
-"""Heavy backends shared by the tools, opened once per process and configuration.
+"""The heavy backends of one installation, opened lazily and held by one object per settings.
 
-Opening the Qdrant Edge shard, the DuckDB views or the model zoo costs far more than a tool
-call, so they are cached here, keyed by the settings that choose them. Nothing is opened at
-import time; the first tool call that needs a backend opens it.
+Opening the Qdrant shard, the DuckDB views, a model or the de-identifier costs far more than a
+tool call, so each is opened once and shared. They all live on one :class:`Resources` object,
+which reaches graph nodes (through the run context) and services (as their first argument):
+no module keeps a cache of its own, so a process never loads the chat model twice and a test
+can build an isolated installation by making a new ``Resources``.
+
+The model zoo is the only model loader: the embedder and the image encoder come from it too.
+Nothing is opened at construction; the first use of a property opens it.
+
+Usage::
+
+    resources = Resources.for_settings(settings)   # the process's object for these settings
+    resources.store.search(...)
+    resources.close()                              # release files (the shard lease) when done
 """
 
 from __future__ import annotations
 
+import atexit
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from core.settings import Settings
 
-T = TypeVar("T")
-_cache: dict[tuple[str, str], Any] = {}
-_lock = threading.Lock()
+if TYPE_CHECKING:
+    from langgraph.checkpoint.memory import InMemorySaver
 
-
-def _cached(kind: str, settings: Settings, build: Callable[[], T]) -> T:
-    key = (kind, settings.model_dump_json())
-    with _lock:
-        if key not in _cache:
-            _cache[key] = build()
-        return _cache[key]  # type: ignore[no-any-return]
-
-
-def semantic_store(settings: Settings) -> Any:
-    """The semantic tier (Qdrant Edge shard or server collection).
-
-    ``open_store`` keeps its own process-wide cache, which ``close_stores`` empties (the CLI
-    closes the shard after each command to release its lock), so it is not cached again here.
-    """
-    from lakehouse.semantic import open_store
-
-    return open_store(settings)
-
-
-def query_engine(settings: Settings) -> Any:
-    """The DuckDB query engine over the raw tier."""
     from lakehouse.query import QueryEngine
-
-    return _cached("query", settings, lambda: QueryEngine(settings))
-
-
-def model_zoo(settings: Settings) -> Any:
-    """The model zoo (chat models load lazily inside it)."""
+    from lakehouse.semantic import SemanticStore
     from models.zoo import ModelZoo
+    from policies.audit import AuditLog
+    from policies.engine import PolicyEngine
+    from policies.phi import PhiRedactor
 
-    return _cached("zoo", settings, lambda: ModelZoo(settings))
-
-
-def embedder(settings: Settings) -> Any:
-    """The text embedder (itself shared per folder and device)."""
-    from models.embedder import TextEmbedder
-
-    return TextEmbedder.from_settings(settings)
+T = TypeVar("T")
 
 
-def close_all() -> None:
-    """Close cached backends that hold files (tests, and before another process opens them)."""
-    with _lock:
-        for value in _cache.values():
+class Resources:
+    """Backends of one installation (one ``Settings``), each opened on first use.
+
+    Args:
+        settings: The installation; every backend is chosen by it.
+    """
+
+    _registry: ClassVar[dict[str, Resources]] = {}
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._open: dict[str, Any] = {}
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Resources:
+        """The process's shared object for these settings (entry points and ``langgraph dev`` use it)."""
+        key = settings.model_dump_json()
+        with cls._registry_lock:
+            found = cls._registry.get(key)
+            if found is None:
+                found = cls._registry[key] = cls(settings)
+            return found
+
+    @classmethod
+    def close_all(cls) -> None:
+        """Close every registered object (process exit, tests that switch homes)."""
+        with cls._registry_lock:
+            found, cls._registry = list(cls._registry.values()), {}
+        for resources in found:
+            resources.close()
+
+    def derived(self, name: str, build: Callable[[], T]) -> T:
+        """A value computed once from these backends (e.g. the router's task vectors)."""
+        with self._lock:
+            if name not in self._open:
+                self._open[name] = build()
+            return self._open[name]  # type: ignore[no-any-return]
+
+    def drop(self, name: str) -> None:
+        """Forget one backend (closing it), e.g. the query engine's snapshot after a write."""
+        with self._lock:
+            value = self._open.pop(name, None)
+        close = getattr(value, "close", None)
+        if callable(close):
+            close()
+
+    def close(self) -> None:
+        """Close every opened backend that holds files or locks (idempotent)."""
+        with self._lock:
+            opened, self._open = list(self._open.values()), {}
+        for value in opened:
             close = getattr(value, "close", None)
             if callable(close):
                 close()
-        _cache.clear()
+
+    # -- backends -----------------------------------------------------------------------------
+    @property
+    def zoo(self) -> ModelZoo:
+        """The model zoo: the one loader of chat models, the embedder and the image encoder."""
+        from models.zoo import ModelZoo
+
+        return self.derived("zoo", lambda: ModelZoo(self.settings))
+
+    @property
+    def embedder(self) -> Any:
+        """The text embedder (``settings.embed_model``), from the zoo."""
+        return self.zoo.embedder()
+
+    @property
+    def image_encoder(self) -> Any:
+        """The image encoder (``settings.image_model``), from the zoo, checked to give 512-d vectors."""
+        from models.image import checked_encoder
+
+        return self.derived("image_encoder", lambda: checked_encoder(self.zoo.image_encoder(), self.settings.image_model))
+
+    @property
+    def store(self) -> SemanticStore:
+        """The semantic tier: a Qdrant server collection, or the Edge shard leased between processes."""
+        from lakehouse.semantic import open_store
+
+        return self.derived("store", lambda: open_store(self.settings))
+
+    @property
+    def query(self) -> QueryEngine:
+        """The DuckDB query engine over the raw tier (a snapshot: :meth:`drop` ``"query"`` after writes)."""
+        from lakehouse.query import QueryEngine
+
+        return self.derived("query", lambda: QueryEngine(self.settings))
+
+    @property
+    def policy(self) -> PolicyEngine:
+        """The policy engine of the active pack (``settings.policy_pack``)."""
+        from policies.engine import PolicyEngine
+        from policies.packs import load_pack
+
+        return self.derived("policy", lambda: PolicyEngine(load_pack(self.settings.policy_pack)))
+
+    @property
+    def audit(self) -> AuditLog:
+        """The hash-chained audit log."""
+        from policies.audit import AuditLog
+
+        return self.derived("audit", lambda: AuditLog(self.settings.audit_path))
+
+    @property
+    def redactor(self) -> PhiRedactor:
+        """The PHI de-identifier (Presidio with the project's recognizers)."""
+        from policies.phi import PhiRedactor
+
+        return self.derived("redactor", PhiRedactor)
+
+    @property
+    def memory_saver(self) -> InMemorySaver:
+        """The in-memory checkpointer (``SAGE_CHECKPOINTER=memory``): one per installation and process."""
+        from langgraph.checkpoint.memory import InMemorySaver
+
+        return self.derived("memory_saver", InMemorySaver)
+
+    def tracing(self) -> None:
+        """Install the tracer provider for these settings (idempotent; see ``core.telemetry``)."""
+        from core.telemetry import configure_tracing
+
+        configure_tracing(self.settings)
 
 
-def policy_engine(settings: Settings) -> Any:
-    """The policy engine of the active pack (``settings.policy_pack``)."""
-    from policies.engine import PolicyEngine
-    from policies.packs import load_pack
-
-    return _cached("policy", settings, lambda: PolicyEngine(load_pack(settings.policy_pack)))
-
-
-def audit_log(settings: Settings) -> Any:
-    """The hash-chained audit log."""
-    from policies.audit import AuditLog
-
-    return _cached("audit", settings, lambda: AuditLog(settings.audit_path))
-
-
-def phi_redactor() -> Any:
-    """The PHI redactor (Presidio with clinical recognizers), shared per process."""
-    from policies.phi import get_redactor
-
-    return get_redactor()
-
-
-def invalidate(kind: str, settings: Settings) -> None:
-    """Drop one cached backend (e.g. the query engine's snapshot after a label write)."""
-    with _lock:
-        value = _cache.pop((kind, settings.model_dump_json()), None)
-    close = getattr(value, "close", None)
-    if callable(close):
-        close()
+atexit.register(Resources.close_all)  # flush and hand back the shard lease on a clean exit

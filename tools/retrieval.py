@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from lakehouse.findings import FindingState
+from lakehouse.retrieval import CaseEvidence
 from tools.base import Provenance, ToolDefinition, ToolDeps, ToolResult, register_tool
-from tools.resources import embedder, semantic_store
 
 
 class RetrieveArgs(BaseModel):
@@ -31,9 +31,14 @@ class RetrieveArgs(BaseModel):
 
 
 class SimilarCases(ToolResult):
-    """Retrieved cases, best first (``lakehouse.retrieval.CaseEvidence`` fields)."""
+    """Retrieved cases, best first."""
 
-    hits: list[dict[str, object]]
+    hits: list[CaseEvidence]
+
+    @property
+    def best_similarity(self) -> float | None:
+        """The strongest cosine similarity among the hits (the review rule reads it), or None."""
+        return max((h.similarity for h in self.hits), default=None)
 
 
 def retrieve_similar_cases(deps: ToolDeps, args: RetrieveArgs) -> SimilarCases:
@@ -43,8 +48,8 @@ def retrieve_similar_cases(deps: ToolDeps, args: RetrieveArgs) -> SimilarCases:
 
     base = SearchFilter(split=args.split, findings=args.required_findings, **deps.access)  # policy access tags, forced
     hits = retrieve(
-        semantic_store(deps.settings),
-        embedder(deps.settings),
+        deps.resources.store,
+        deps.resources.embedder,
         args.findings,
         k=args.k,
         exclude_ids=args.exclude_ids,
@@ -53,7 +58,7 @@ def retrieve_similar_cases(deps: ToolDeps, args: RetrieveArgs) -> SimilarCases:
         image_vector=args.image_vector,
     )
     source = f"qdrant:{deps.settings.qdrant_collection}"
-    return SimilarCases(hits=[h.model_dump(mode="json") for h in hits], provenance=Provenance(source=source, ids=[h.case_id for h in hits]))
+    return SimilarCases(hits=list(hits), provenance=Provenance(source=source, ids=[h.case_id for h in hits]))
 
 
 register_tool(

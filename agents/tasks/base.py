@@ -11,7 +11,7 @@ three step functions, one per worker agent:
 Step functions reach data and models only through ``ctx.call_tool(name, args)``: the graph
 supplies a context that checks policy, records an ``execute_tool`` span and audits each call,
 so a task module never touches the lakehouse or a model directly (one exception: the report
-task embeds a query image with ``models.image.image_encoder_for(ctx.settings)``, a local,
+task embeds a query image with ``ctx.resources.image_encoder``, a local,
 data-free computation). Tasks register themselves
 in :data:`REGISTRY` (unknown or duplicate names are rejected), and tests are parametrized over it.
 """
@@ -39,15 +39,16 @@ class TaskInputError(SageError):
 class TaskContext(Protocol):
     """What a step function may use: governed tool calls, the caller's identity and the settings.
 
-    ``settings`` is read-only installation configuration; the report task reads it to embed a
-    query image with the installation's image encoder (the one in-process model a step uses).
-    Data, and every other model, are reached through ``call_tool``.
+    ``settings`` is read-only installation configuration; ``resources`` gives the report task
+    the installation's image encoder to embed a query image (the one in-process model a step
+    uses). Data, and every other model, are reached through ``call_tool``.
     """
 
     user: str
     role: str
     purpose: str
     settings: Settings
+    resources: Any
 
     def call_tool(self, name: str, args: dict[str, Any]) -> Any:
         """Run tool ``name`` with ``args`` (validated by the tool's schema) under policy and tracing."""

@@ -6,11 +6,11 @@ and post-processing (:func:`agents.tasks.report.clean_impression`) as the ``repo
 the backends directly in batches instead of one graph run per report. Each item's own id is
 always excluded from retrieval.
 
-:func:`draft_impressions` is the governed entry point (the CLI's): the caller's role must be
-allowed the tools the mode uses (``retrieve_similar_cases``, ``generate_text``), retrieval carries
-the role's access filter and the train split, every impression passes PHI redaction, and the
-batch is one audit event (counts and id fingerprints, never texts). :func:`generate_impressions`
-is the ungoverned engine underneath, for evaluation scripts over data their operator may read.
+``services.batch.generate_batch`` is the governed entry point (the CLI's and the API's): the
+caller's role must be allowed the tools the mode uses, retrieval carries the role's access
+filter and the train split, every impression passes PHI redaction, and the batch is one audit
+event. :func:`generate_impressions` is the ungoverned engine underneath, for evaluation scripts
+over data their operator may read.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.tasks.report import Mode, clean_impression
-from core.errors import SageError
-from core.settings import Settings
 from lakehouse.semantic.base import SearchFilter
 from models.prompts import PriorCase, impression_messages
 from tools.base import ToolDeniedError
+from tools.resources import Resources
 
 # Tools each mode uses, checked against the caller's role (least privilege: no-rag retrieves nothing).
 MODE_TOOLS: dict[str, tuple[str, ...]] = {
@@ -58,12 +57,12 @@ class BatchResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def line(self) -> dict[str, Any]:
-        """The JSON object written to the output file (the contract in ../shared/DESIGN.md)."""
+        """The JSON object written to the output file (``{"id", "impression", "retrieved"}``)."""
         return {"id": self.id, "impression": self.impression, "retrieved": self.retrieved}
 
 
 def generate_impressions(
-    settings: Settings,
+    resources: Resources,
     items: Sequence[BatchItem],
     *,
     mode: Mode = "rag",
@@ -78,7 +77,7 @@ def generate_impressions(
     """Draft an impression for every item, ``batch_size`` at a time.
 
     Args:
-        settings: Installation settings (lakehouse, model zoo).
+        resources: The installation (semantic store, embedder, model zoo).
         items: Cases to draft.
         mode: ``rag``, ``no-rag`` or ``retrieval-only``.
         model: Zoo name of the chat model (default ``settings.chat_model``).
@@ -90,12 +89,9 @@ def generate_impressions(
         on_batch: Called with the number of items finished after each batch (progress bars).
     """
     from lakehouse.retrieval import retrieve_batch
-    from lakehouse.semantic import open_store
-    from models.embedder import TextEmbedder
     from models.lm.types import GenerationParams
-    from models.zoo import ModelZoo
 
-    chat = ModelZoo(settings).chat_model(model) if mode != "retrieval-only" else None
+    chat = resources.zoo.chat_model(model) if mode != "retrieval-only" else None
     params = GenerationParams(max_new_tokens=max_new_tokens, temperature=0.0, seed=0)
     results: list[BatchResult] = []
     for start in range(0, len(items), batch_size):
@@ -103,8 +99,7 @@ def generate_impressions(
         began = time.perf_counter()
         evidence: list[list[Any]] = [[] for _ in batch]
         if mode != "no-rag":
-            store, embedder = open_store(settings), TextEmbedder.from_settings(settings)
-            evidence = retrieve_batch(store, embedder, [b.findings for b in batch], k=k, exclude_ids=[[b.id] for b in batch], base_filter=base_filter)
+            evidence = retrieve_batch(resources.store, resources.embedder, [b.findings for b in batch], k=k, exclude_ids=[[b.id] for b in batch], base_filter=base_filter)
         if chat is None:
             impressions = [hits[0].impression if hits else "" for hits in evidence]
         else:
@@ -116,78 +111,4 @@ def generate_impressions(
             results.append(BatchResult(id=b.id, impression=text, retrieved=retrieved, latency_s=per_item))
         if on_batch is not None:
             on_batch(len(batch))
-    return results
-
-
-def _ids_fingerprint(ids: Sequence[str]) -> str:
-    from policies.engine import fingerprint
-
-    return fingerprint("\n".join(sorted(ids)))
-
-
-def draft_impressions(
-    settings: Settings,
-    caller: Any,
-    items: Sequence[BatchItem],
-    *,
-    mode: Mode = "rag",
-    model: str | None = None,
-    adapter: str | None = None,
-    k: int = 3,
-    batch_size: int = 8,
-    max_new_tokens: int = 96,
-    skipped: int = 0,
-    on_batch: Callable[[int], None] | None = None,
-) -> list[BatchResult]:
-    """:func:`generate_impressions` under policy, access filter, PHI redaction and audit.
-
-    Args:
-        settings: Installation settings.
-        caller: ``policies.engine.Caller`` (user, role, purpose) running the batch.
-        items: Cases to draft.
-        mode: ``rag``, ``no-rag`` or ``retrieval-only``; decides which tools are checked.
-        model: Zoo name of the chat model (default ``settings.chat_model``).
-        adapter: LoRA adapter name, if any.
-        k: Retrieved cases per item.
-        batch_size: Items per embedding/search/generation batch.
-        max_new_tokens: Generation budget per impression.
-        skipped: Input lines the caller dropped as invalid (counted in the audit event).
-        on_batch: Called with the number of items finished after each batch.
-
-    Raises:
-        BatchDeniedError: the role (or purpose) may not use a tool the mode needs; audited, nothing drafted.
-    """
-    from policies.audit import AuditEvent
-    from tools.resources import audit_log, phi_redactor, policy_engine
-
-    engine = policy_engine(settings)
-    details: dict[str, Any] = {"role": caller.role, "purpose": caller.purpose, "mode": mode, "model": model or settings.chat_model, "adapter": adapter,
-                               "k": k, "items": len(items), "skipped": skipped, "ids": _ids_fingerprint([i.id for i in items])}
-    verdicts = [engine.check_tool(caller, tool) for tool in MODE_TOOLS[mode]]
-    denied = next((v for v in verdicts if v.effect == "deny"), None)
-    log = audit_log(settings)
-    if denied is not None:
-        log.append(AuditEvent(actor=caller.user, action="batch:generate", resource=details["ids"], decision="deny", details={**details, "rule": denied.rule}))
-        raise BatchDeniedError(f"generate-batch --mode {mode} denied for role {caller.role!r}: {denied.reason}",
-                               hint="use a role and --purpose the policy pack allows for retrieve_similar_cases and generate_text (e.g. --role clinician)")
-    # Policy access tags (site, consent, sensitivity) and the train split go into every search.
-    access = {key: value for key, value in engine.search_filter_fields(caller).items() if value is not None}
-    try:
-        results = generate_impressions(settings, items, mode=mode, model=model, adapter=adapter, k=k, batch_size=batch_size,
-                                       max_new_tokens=max_new_tokens, base_filter=SearchFilter(split="train", **access), on_batch=on_batch)
-        todo = [r for r in results if r.impression.strip()]
-        redactions = phi_redactor().redact_batch([r.impression for r in todo]) if todo else []
-    except (SageError, OSError, RuntimeError, ValueError) as exc:
-        log.append(AuditEvent(actor=caller.user, action="batch:generate", resource=details["ids"], decision="failed", details={**details, "error": f"{type(exc).__name__}: {exc}"[:250]}))
-        raise
-    redacted = 0
-    for result, redaction in zip(todo, redactions, strict=True):
-        if redaction.entities:
-            result.impression, redacted = redaction.text, redacted + 1
-            result.extra["phi_redacted"] = sorted({e.type for e in redaction.entities})
-    retrieved = {case_id for r in results for case_id in r.retrieved}
-    log.append(AuditEvent(actor=caller.user, action="batch:generate", resource=details["ids"], decision="ok", details={
-        **details, "rule": verdicts[-1].rule, "access": access, "split": "train", "written": len(results), "redacted": redacted,
-        "retrieved_distinct": len(retrieved), "retrieved_ids": _ids_fingerprint(sorted(retrieved)),
-    }))
     return results

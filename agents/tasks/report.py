@@ -108,9 +108,9 @@ def clean_impression(text: str) -> str:
 
 def _image_vector(ctx: TaskContext, path: str) -> list[float]:
     """The study image embedded by the installation's encoder, the one ingestion used for the ``image`` vectors."""
-    from models.image import image_encoder_for, load_image
+    from models.image import load_image
 
-    return image_encoder_for(ctx.settings).embed([load_image(Path(path))])[0].tolist()
+    return ctx.resources.image_encoder.embed([load_image(Path(path))])[0].tolist()
 
 
 def retrieve(ctx: TaskContext, task: BaseModel) -> dict[str, Any]:
@@ -151,7 +151,7 @@ def _review_reasons(query_labels: dict[str, str], draft_labels: dict[str, str], 
     if not impression:
         reasons.append("the draft is empty")
     if mode != "no-rag":
-        top = max((float(h.get("similarity", h.get("score", 0.0))) for h in hits), default=None)
+        top = max((float(h["similarity"]) for h in hits), default=None)
         if top is None:
             reasons.append("no similar prior case was found")
         elif top < LOW_SIMILARITY:
@@ -168,7 +168,7 @@ def _review_reasons(query_labels: dict[str, str], draft_labels: dict[str, str], 
 
 
 def _similarity(hit: dict[str, Any]) -> float:
-    return round(float(hit.get("similarity", hit.get("score", 0.0))), 4)
+    return round(float(hit["similarity"]), 4)
 
 
 def compose(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any], drafts: dict[str, Any] | None) -> ReportDraft:

@@ -13,16 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from pydantic import ValidationError
 from rich.table import Table
 
-from app.common import JsonOpt, RoleOpt, UserOpt, caller, console, emit, fail, load_settings
+from app.common import JsonOpt, PurposeOpt, RoleOpt, UserOpt, console, emit, fail, open_resources, who
 from core.errors import SageError
 
 OutOpt = typer.Option(..., "--out", help="New folder for the merged model.")
 
 
-def _render_list(manifests: list) -> None:  # list[AdapterManifest]; models.adapt is imported lazily
+def _render_list(manifests: list) -> None:  # list[AdapterManifest]; the services are imported lazily
     table = Table(title="Adapters")
     for column in ("name", "base", "steps", "n_train", "eval_loss", "label_agreement", "created"):
         table.add_column(column)
@@ -61,61 +60,58 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOpt,
     ) -> None:
         """Fine-tune a LoRA adapter on de-identified train-split reports and install it."""
-        from lakehouse.datasets import impression_examples, label_agreement
-        from models.adapt.config import LoraTrainConfig
-        from models.adapt.train import train_adapter
-        from policies.engine import Caller
-        from tools.governed import authorize_action
+        from services.adapters import TrainRequest
+        from services.adapters import train as train_service
+        from services.config import lora_config
 
-        settings = load_settings()
-        who, what = caller(settings, user, role)
+        resources = open_resources()
         try:
-            # Training reads the whole train split (de-identified): an action the pack must grant.
-            authorize_action(settings, Caller(user=who, role=what, purpose=purpose), "adapt_train", resource=name,
-                             hint="use a role the policy pack allows to train adapters (clinician, radiologist, data_engineer)")
+            config = lora_config(epochs=epochs, max_steps=max_steps, r=r, alpha=2 * r, lr=lr, batch_size=batch_size, max_seq_len=max_seq_len, limit=limit)
+            request = TrainRequest(name=name, config=config, limit=limit, eval_limit=eval_limit, rag_fraction=rag_fraction, abnormal_fraction=abnormal_fraction,
+                                   resume=resume, overwrite=overwrite, progress=not as_json)
+            manifest = train_service(resources, who(resources, user, role, purpose), request)
         except SageError as exc:
             fail(exc, as_json)
-        try:
-            config = LoraTrainConfig(epochs=epochs, max_steps=max_steps, r=r, alpha=2 * r, lr=lr, batch_size=batch_size, max_seq_len=max_seq_len, limit=limit)
-        except ValidationError as exc:
-            fail(SageError(f"invalid training option: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}", hint="see `sagehealth adapt train --help`"), as_json)
-        try:
-            train_set, info = impression_examples(settings, "train", limit=limit, abnormal_fraction=abnormal_fraction or None, seed=config.seed, rag_fraction=rag_fraction)
-            held_out, eval_info = impression_examples(settings, "test", limit=eval_limit)
-            info |= {"n_eval_source": eval_info["n_examples"], "trained_by": who, "trained_by_role": what}
-            manifest = train_adapter(settings, name, train_set, held_out, config, progress=not as_json, resume=resume, data_info=info, scorer=label_agreement, overwrite=overwrite)
-        except SageError as exc:
-            fail(exc, as_json)
+            return
         emit(manifest, as_json, lambda m: console.print(f"installed adapter [bold]{m.name}[/]: {m.metrics}"))
 
     @adapt_app.command("list")
-    def list_adapters(as_json: bool = JsonOpt) -> None:
+    def list_adapters(as_json: bool = JsonOpt, user: str | None = UserOpt, role: str | None = RoleOpt, purpose: str = PurposeOpt) -> None:
         """List installed adapters with their headline metrics."""
-        from models.adapt.registry import AdapterRegistry
+        from services.adapters import list_adapters as list_service
 
-        manifests = AdapterRegistry(load_settings()).list()
+        resources = open_resources()
+        try:
+            manifests = list_service(resources, who(resources, user, role, purpose))
+        except SageError as exc:
+            fail(exc, as_json)
+            return
         emit([m.model_dump(mode="json") for m in manifests] if as_json else manifests, as_json, _render_list)
 
     @adapt_app.command("show")
-    def show(name: str = typer.Argument(..., help="Adapter name."), as_json: bool = JsonOpt) -> None:
+    def show(name: str = typer.Argument(..., help="Adapter name."), as_json: bool = JsonOpt, user: str | None = UserOpt, role: str | None = RoleOpt, purpose: str = PurposeOpt) -> None:
         """Print one adapter's full manifest (data provenance, hyper-parameters, metrics, privacy)."""
-        from models.adapt.registry import AdapterRegistry
+        from services.adapters import show_adapter
 
+        resources = open_resources()
         try:
-            record = AdapterRegistry(load_settings()).get(name)
+            manifest = show_adapter(resources, who(resources, user, role, purpose), name)
         except SageError as exc:
             fail(exc, as_json)
-        emit(record.manifest, as_json, lambda m: console.print_json(m.model_dump_json()))
+            return
+        emit(manifest, as_json, lambda m: console.print_json(m.model_dump_json()))
 
     @adapt_app.command("delete")
-    def delete(name: str = typer.Argument(..., help="Adapter name."), as_json: bool = JsonOpt) -> None:
+    def delete(name: str = typer.Argument(..., help="Adapter name."), as_json: bool = JsonOpt, user: str | None = UserOpt, role: str | None = RoleOpt, purpose: str = PurposeOpt) -> None:
         """Remove an installed adapter."""
-        from models.adapt.registry import AdapterRegistry
+        from services.adapters import delete_adapter
 
+        resources = open_resources()
         try:
-            AdapterRegistry(load_settings()).delete(name)
+            delete_adapter(resources, who(resources, user, role, purpose), name)
         except SageError as exc:
             fail(exc, as_json)
+            return
         emit({"deleted": name}, as_json, lambda r: console.print(f"deleted adapter [bold]{name}[/]"))
 
     @adapt_app.command("merge")
@@ -123,12 +119,17 @@ def register(app: typer.Typer) -> None:
         name: str = typer.Argument(..., help="Adapter name."),
         out: Path = OutOpt,
         as_json: bool = JsonOpt,
+        user: str | None = UserOpt,
+        role: str | None = RoleOpt,
+        purpose: str = PurposeOpt,
     ) -> None:
         """Export base + adapter as one plain Hugging Face model folder (for vLLM, llama.cpp, ...)."""
-        from models.adapt.runtime import merge_adapter
+        from services.adapters import merge_adapter
 
+        resources = open_resources()
         try:
-            path = merge_adapter(load_settings(), name, out)
+            path = merge_adapter(resources, who(resources, user, role, purpose), name, out)
         except SageError as exc:
             fail(exc, as_json)
+            return
         emit({"merged": name, "path": str(path)}, as_json, lambda r: console.print(f"merged [bold]{name}[/] into {r['path']}"))

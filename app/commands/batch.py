@@ -1,11 +1,11 @@
 """``sagehealth generate-batch``: draft impressions for a JSON-lines file of findings.
 
 Each input line is ``{"id": ..., "findings": ...}``; each output line
-``{"id": ..., "impression": ..., "retrieved": [ids]}`` (../shared/DESIGN.md). A bad line is
+``{"id": ..., "impression": ..., "retrieved": [ids]}``. A bad line is
 reported with its line number and skipped; the others are processed. The output file appears
 only when complete (written to a temporary file beside it, then renamed).
 
-The batch is governed (``agents.tasks.batch.draft_impressions``): the caller's role and purpose
+The batch is governed (``services.batch.generate_batch``): the caller's role and purpose
 must be allowed the tools the mode uses, retrieval sees only train-split cases the role may see,
 impressions pass PHI redaction, and the batch is one audit event. A denied caller gets exit 1
 and no output file.
@@ -25,7 +25,7 @@ from typing import Any
 
 import typer
 
-from app.common import JsonOpt, PurposeOpt, RoleOpt, UserOpt, caller, emit, err_console, fail, load_settings
+from app.common import JsonOpt, PurposeOpt, RoleOpt, UserOpt, emit, err_console, fail, open_resources, who
 from core.errors import SageError
 
 InOpt = typer.Option(..., "--in", help='JSON-lines input: {"id", "findings"} per line.')
@@ -36,14 +36,16 @@ class BatchInputError(SageError):
     """The input file is missing or has no usable line."""
 
 
-def read_items(path: Path) -> tuple[list[Any], list[dict[str, Any]]]:
-    """Valid items and ``{"line", "error"}`` for each bad line (1-based line numbers)."""
-    from agents.tasks.batch import BatchItem
-
+def read_items(path: Path) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+    """Valid ``{"id", "findings"}`` items and ``{"line", "error"}`` for each bad line (1-based line numbers)."""
     if not path.is_file():
         raise BatchInputError(f"input file {path} does not exist", hint="pass a JSON-lines file: one {\"id\", \"findings\"} object per line")
     items, errors, seen = [], [], set()
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise BatchInputError(f"input file {path} is not UTF-8 text (byte {exc.start})", hint="save the file as UTF-8") from None
+    for number, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
         try:
@@ -61,7 +63,7 @@ def read_items(path: Path) -> tuple[list[Any], list[dict[str, Any]]]:
             errors.append({"line": number, "error": f"duplicate id {case_id!r}"})
         else:
             seen.add(case_id)
-            items.append(BatchItem(id=case_id, findings=findings))
+            items.append({"id": case_id, "findings": findings})
     return items, errors
 
 
@@ -99,11 +101,11 @@ def register(app: typer.Typer) -> None:
         """Draft impressions for every line of --in and write them to --out."""
         from rich.progress import Progress
 
-        from agents.tasks.batch import draft_impressions
-        from policies.engine import Caller
+        from services.batch import BatchRequest
+        from services.batch import generate_batch as generate_service
 
-        settings = load_settings()
-        who, as_role = caller(settings, user, role)
+        resources = open_resources()
+        person = who(resources, user, role, purpose)
         try:
             if mode not in ("rag", "no-rag", "retrieval-only"):
                 raise BatchInputError(f"unknown --mode {mode!r}", hint="use rag, no-rag or retrieval-only")
@@ -114,14 +116,15 @@ def register(app: typer.Typer) -> None:
                 raise BatchInputError(f"{in_path} has no usable line ({len(errors)} bad)", hint="fix the lines reported above")
             with Progress(console=err_console, disable=as_json, transient=True) as progress:
                 bar = progress.add_task(f"drafting ({mode})", total=len(items))
-                results = draft_impressions(
-                    settings, Caller(user=who, role=as_role, purpose=purpose), items, mode=mode, model=model, adapter=adapter, k=k,  # type: ignore[arg-type]
-                    batch_size=batch_size, max_new_tokens=max_new_tokens, skipped=len(errors), on_batch=lambda n: progress.advance(bar, n),
-                )
+                request = BatchRequest.parse({"cases": items, "mode": mode, "model": model, "adapter": adapter, "k": k, "batch_size": batch_size,
+                                              "max_new_tokens": max_new_tokens, "skipped": len(errors)})
+                results = generate_service(resources, person, request, on_batch=lambda n: progress.advance(bar, n))
             write_atomically(out_path, [r.line() for r in results])
         except SageError as exc:
             fail(exc, as_json)
             return
+        finally:
+            resources.close()
         redacted = sum(1 for r in results if r.extra.get("phi_redacted"))
-        summary = {"out": str(out_path), "written": len(results), "skipped": errors, "redacted": redacted, "mode": mode, "user": who, "role": as_role, "purpose": purpose}
+        summary = {"out": str(out_path), "written": len(results), "skipped": errors, "redacted": redacted, "mode": mode, "user": person.user, "role": person.role, "purpose": purpose}
         emit(summary, as_json, render=lambda s: err_console.print(f"wrote {s['written']} impressions to {s['out']} ({len(s['skipped'])} line(s) skipped)"))

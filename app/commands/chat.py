@@ -13,7 +13,7 @@ import uuid
 
 import typer
 
-from app.common import JsonOpt, PurposeOpt, RoleOpt, UserOpt, caller, console, emit, fail, load_settings
+from app.common import JsonOpt, PurposeOpt, RoleOpt, UserOpt, console, emit, fail, open_resources, who
 from core.errors import SageError
 
 
@@ -30,18 +30,16 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOpt,
     ) -> None:
         """Chat with the clinical agents; answers stream as they are written."""
-        from core.telemetry import configure_tracing
-        from graphs.chat import chat_turn
+        from services.chat import ChatRequest, turn
 
-        settings = load_settings()
-        configure_tracing(settings)
-        name, role_name = caller(settings, user, role)
+        resources = open_resources()
+        person = who(resources, user, role, purpose)
         thread_id = thread or f"chat-{uuid.uuid4().hex[:10]}"
 
         def send(text: str) -> None:
             stream = None if as_json else (lambda chunk: console.print(chunk, end="", markup=False, highlight=False))
             try:
-                reply = chat_turn(settings, thread_id, text, name, role_name, purpose, on_delta=stream)
+                reply = turn(resources, person, ChatRequest(thread_id=thread_id, message=text), on_delta=stream)
             except SageError as exc:
                 fail(exc, as_json)
                 return

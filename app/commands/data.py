@@ -18,20 +18,8 @@ from pydantic import BaseModel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.common import (
-    JsonOpt,
-    PurposeOpt,
-    RoleOpt,
-    UserOpt,
-    caller,
-    console,
-    emit,
-    fail,
-    governed_cli,
-    load_settings,
-)
+from app.common import JsonOpt, PurposeOpt, RoleOpt, UserOpt, console, emit, fail, open_resources, who
 from core.errors import SageError
-from lakehouse.findings import STATES, check_finding
 
 LimitOpt = typer.Option(None, "--limit", help="Only the first N shipped reports (by id).")
 FhirOpt = typer.Option(None, "--fhir", help="Folder of FHIR R4 bundles (*.json) to ingest.")
@@ -40,19 +28,11 @@ ImagesOpt = typer.Option(None, "--images", help="Image file or folder (PNG, JPEG
 FindingOpt = typer.Option([], "--finding", help="Required label, KEY=STATE (repeatable).")
 
 
-def _authorize_ingest(settings: Any, user: str, role: str, purpose: str) -> None:
-    """Ingestion writes both tiers: the pack must grant the role the ``ingest`` action (audited)."""
-    from policies.engine import Caller
-    from tools.governed import authorize_action
-
-    authorize_action(settings, Caller(user=user, role=role, purpose=purpose), "ingest", resource="lakehouse",
-                     hint="use a role the policy pack allows to ingest (e.g. --role data_engineer --purpose operations)")
-
-
 class SimilarCase(BaseModel):
     """One search hit as the CLI shows it."""
 
     case_id: str
+    score: float
     similarity: float
     source: str
     positive_findings: list[str]
@@ -60,10 +40,10 @@ class SimilarCase(BaseModel):
     impression: str
 
     @classmethod
-    def from_hit(cls, hit: dict[str, Any]) -> SimilarCase:
-        """From a ``retrieve_similar_cases`` hit (``lakehouse.retrieval.CaseEvidence``)."""
-        return cls(case_id=str(hit["case_id"]), similarity=round(float(hit["similarity"]), 4), source=str(hit.get("source", "")),
-                   positive_findings=list(hit.get("positive_findings", [])), labels=dict(hit.get("labels", {})), impression=str(hit.get("impression") or "")[:160])
+    def from_hit(cls, hit: Any) -> SimilarCase:
+        """From a ``lakehouse.retrieval.CaseEvidence`` hit."""
+        return cls(case_id=hit.case_id, score=round(hit.score, 4), similarity=round(hit.similarity, 4), source=hit.source,
+                   positive_findings=list(hit.positive_findings), labels=dict(hit.labels), impression=hit.impression[:160])
 
 
 class SearchResult(BaseModel):
@@ -85,17 +65,7 @@ def _rich_progress(progress: Progress) -> Any:
 
 
 def _parse_findings(pairs: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, _, state = pair.partition("=")
-        try:
-            check_finding(key.strip())
-        except ValueError as exc:
-            raise SageError(str(exc), hint="use --finding KEY=STATE, e.g. pleural_effusion=present") from exc
-        if state.strip() not in STATES:
-            raise SageError(f"unknown state {state!r} for {key}", hint=f"one of: {', '.join(STATES)}")
-        out[key.strip()] = state.strip()
-    return out
+    return {key.strip(): state.strip() for key, _, state in (pair.partition("=") for pair in pairs)}
 
 
 def register(app: typer.Typer) -> None:
@@ -107,30 +77,20 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOpt, user: str | None = UserOpt, role: str | None = RoleOpt, purpose: str = PurposeOpt,
     ) -> None:
         """Ingest data into the lakehouse (default: the shipped Indiana reports with synthetic FHIR records)."""
-        from lakehouse.ingest.images import ingest_images
-        from lakehouse.ingest.pipeline import ingest_default, ingest_fhir_folder, ingest_report_folder
-        from lakehouse.semantic import close_stores
+        from services.data import IngestRequest
+        from services.data import ingest as ingest_service
 
-        settings = load_settings()
-        name, role_name = caller(settings, user, role)
-        results: dict[str, Any] = {}
+        resources = open_resources()
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         try:
-            _authorize_ingest(settings, name, role_name, purpose)
+            request = IngestRequest(limit=limit, fhir=fhir, reports=reports, images=images)
             with Progress(*columns, console=console, disable=as_json, transient=False) as bars:
-                show = _rich_progress(bars) if not as_json else False
-                if fhir:
-                    results["fhir"] = ingest_fhir_folder(settings, fhir, show)
-                if reports:
-                    results["reports"] = ingest_report_folder(settings, reports, show)
-                if images:
-                    results["images"] = ingest_images(settings, images, show)
-                if not (fhir or reports or images):
-                    results["default"] = ingest_default(settings, limit=limit, progress=show)
+                results = ingest_service(resources, who(resources, user, role, purpose), request, _rich_progress(bars) if not as_json else False)
         except SageError as exc:
             fail(exc, as_json)
+            return
         finally:
-            close_stores()
+            resources.close()  # hand the shard lease back at once
         emit({k: v.model_dump(mode="json") for k, v in results.items()}, as_json, _render_ingest)
 
     @app.command()
@@ -138,9 +98,12 @@ def register(app: typer.Typer) -> None:
               user: str | None = UserOpt, role: str | None = RoleOpt, purpose: str = PurposeOpt,
               max_rows: int = typer.Option(1000, "--max-rows", min=1, max=5000)) -> None:
         """Run a read-only SQL query over the raw tier (DuckDB), within your role's tables and columns."""
-        settings = load_settings()
+        from services.data import QueryRequest
+        from services.data import query as query_service
+
+        resources = open_resources()
         try:
-            result = governed_cli(settings, user, role, purpose).call("query_records", {"sql": sql, "limit": max_rows})
+            result = query_service(resources, who(resources, user, role, purpose), QueryRequest(sql=sql, max_rows=max_rows))
         except SageError as exc:
             fail(exc, as_json)
             return
@@ -150,18 +113,24 @@ def register(app: typer.Typer) -> None:
     def search(text: str = typer.Argument(..., help="Findings text to match."), k: int = typer.Option(5, "--k", min=1, max=20, help="Number of cases."),
                finding: list[str] = FindingOpt, split: str | None = typer.Option(None, "--split", help="Only 'train' or 'test' cases (default: both)."),
                as_json: bool = JsonOpt, user: str | None = UserOpt, role: str | None = RoleOpt, purpose: str = PurposeOpt) -> None:
-        """Find similar cases in the semantic tier, with scores and findings (your role's access filter applies)."""
-        from lakehouse.semantic import close_stores
+        """Find similar cases in the semantic tier (your role's access filter applies).
 
-        settings = load_settings()
+        Cases are ranked by ``score``: the cosine similarity of the findings texts plus a bonus
+        for sharing the query's abnormal findings (label-aware retrieval); ``similarity`` is the
+        plain cosine.
+        """
+        from services.data import SearchRequest
+        from services.data import search as search_service
+
+        resources = open_resources()
         try:
-            args = {"findings": text, "k": k, "split": split, "required_findings": _parse_findings(finding)}
-            result = governed_cli(settings, user, role, purpose).call("retrieve_similar_cases", args)
+            request = SearchRequest.parse({"text": text, "k": k, "split": split, "required_findings": _parse_findings(finding)})
+            result = search_service(resources, who(resources, user, role, purpose), request)
         except SageError as exc:
             fail(exc, as_json)
             return
         finally:
-            close_stores()
+            resources.close()
         emit(SearchResult(query=text, hits=[SimilarCase.from_hit(h) for h in result.hits]), as_json, _render_search)
 
 
@@ -189,9 +158,9 @@ def _render_query(result: Any) -> None:
 
 
 def _render_search(result: SearchResult) -> None:
-    table = Table(title="similar cases")
-    for col in ("case", "similarity", "positive findings", "impression"):
+    table = Table(title="similar cases, ranked by score (cosine + shared-findings bonus)")
+    for col in ("case", "score", "cosine", "positive findings", "impression"):
         table.add_column(col)
     for hit in result.hits:
-        table.add_row(hit.case_id, f"{hit.similarity:.3f}", ", ".join(hit.positive_findings) or "-", hit.impression)
+        table.add_row(hit.case_id, f"{hit.score:.3f}", f"{hit.similarity:.3f}", ", ".join(hit.positive_findings) or "-", hit.impression)
     console.print(table)

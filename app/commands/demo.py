@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from app.common import JsonOpt, RoleOpt, UserOpt, caller, console, emit, fail, governed_cli, load_settings
+from app.common import JsonOpt, RoleOpt, UserOpt, console, emit, fail, open_resources, who
 from core.errors import SageError
 
 PICK_CASE_SQL = (
@@ -32,24 +32,25 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Draft the impression of one test case, then show evidence, decisions and the trace."""
         from app.commands.run import render_result
-        from core.telemetry import configure_tracing
-        from graphs.runner import run_task
-        from graphs.telemetry import build_tree, render_tree, run_spans
+        from app.tracetree import build_tree, render_tree
+        from services.data import QueryRequest, query
+        from services.runs import RunRequest, run_task, trace
 
-        settings = load_settings()
-        configure_tracing(settings)
-        name, role_name = caller(settings, user, role)
+        resources = open_resources()
+        person = who(resources, user, role, "treatment")
         try:
             # Picking the case is a data access like any other: the caller's policy and the audit log apply.
-            rows = governed_cli(settings, name, role_name, "treatment").call("query_records", {"sql": PICK_CASE_SQL, "limit": 1}).rows
+            rows = query(resources, person, QueryRequest(sql=PICK_CASE_SQL, max_rows=1)).rows
             if not rows:
                 raise SageError("no test-split case with a positive finding in the lakehouse", hint="run `sagehealth ingest` first")
             case = rows[0]
             task_input = {"findings": case["findings"], "indication": case.get("indication") or "", "case_id": case["report_id"], "max_new_tokens": max_new_tokens}
-            result = run_task(settings, "report", task_input, name, role_name, adapter=adapter or settings.adapter)
+            result = run_task(resources, person, RunRequest(task="report", input=task_input, adapter=adapter or resources.settings.adapter))
         except SageError as exc:
             fail(exc, as_json)
             return
+        finally:
+            resources.close()
         if as_json:
             emit({"case_id": case["report_id"], "result": result.model_dump(mode="json")}, True)
             return
@@ -58,6 +59,6 @@ def register(app: typer.Typer) -> None:
         render_result(result)
         console.print(f"[bold]radiologist's impression (reference, never shown to the model):[/] {case.get('impression') or '-'}")
         for hit in result.evidence.get("hits", []):
-            console.print(f"  evidence {hit['case_id']}: similarity {hit.get('similarity', 0):.2f}  positives {', '.join(hit.get('positive_findings', [])) or 'none'}")
+            console.print(f"  evidence {hit['case_id']}: similarity {hit['similarity']:.2f}  positives {', '.join(hit['positive_findings']) or 'none'}")
         console.rule("[bold]trace[/]")
-        console.print(render_tree(result.run_id, build_tree(run_spans(settings.traces_path, result.run_id))))
+        console.print(render_tree(result.run_id, build_tree(trace(resources, person, result.run_id))))

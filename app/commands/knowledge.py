@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from app.common import JsonOpt, PurposeOpt, RoleOpt, UserOpt, caller, console, emit, fail, load_settings
+from app.common import JsonOpt, PurposeOpt, RoleOpt, UserOpt, console, emit, fail, open_resources, who
 from core.errors import SageError
 
 TableArg = typer.Argument(..., help="CSV with columns drug_a,drug_b,severity,mechanism,management,source.")
@@ -30,41 +30,26 @@ def import_interactions(
     as_json: bool = JsonOpt,
 ) -> None:
     """Validate a site interaction table and install it; its rows override shipped rows for the same pair."""
-    from lakehouse.knowledge.interactions import import_site_table
-    from policies.audit import AuditEvent
-    from policies.engine import Caller
-    from tools.governed import authorize_action
-    from tools.resources import audit_log
+    from services.knowledge import ImportRequest
+    from services.knowledge import import_interactions as import_service
 
-    settings = load_settings()
-    who, role_name = caller(settings, user, role)
-    action = "knowledge:import-interactions"
+    resources = open_resources()
     try:
-        decision = authorize_action(
-            settings, Caller(user=who, role=role_name, purpose=purpose), "import_interactions", resource=(name or path.stem)[:128], audit_action=action,
-            hint="use a role the policy pack allows to import knowledge (e.g. --role data_engineer --purpose operations)",
-        )
-        target, table = import_site_table(path, settings.interactions_dir, name)
+        info = import_service(resources, who(resources, user, role, purpose), ImportRequest(path=path, name=name))
     except SageError as exc:
         fail(exc, as_json)
         return
-    audit_log(settings).append(
-        AuditEvent(actor=who, action=action, resource=target.stem, decision="ok", details={"rows": len(table), "role": role_name, "purpose": purpose, "rule": decision.rule})
-    )
-    emit({"table": target.stem, "path": str(target), "rows": len(table)}, as_json,
-         lambda r: console.print(f"imported {r['rows']} interaction(s) as table [bold]{r['table']}[/] ({r['path']})"))
+    emit(info.model_dump(mode="json"), as_json, lambda r: console.print(f"imported {r['rows']} interaction(s) as table [bold]{r['table']}[/] ({r['path']})"))
 
 
 @knowledge_app.command("interactions")
-def list_tables(as_json: bool = JsonOpt) -> None:
+def list_tables(as_json: bool = JsonOpt, user: str | None = UserOpt, role: str | None = RoleOpt, purpose: str = PurposeOpt) -> None:
     """List the interaction tables in use: the shipped one and each imported site table."""
-    from lakehouse.knowledge.interactions import InteractionTable
+    from services.knowledge import list_tables as list_service
 
-    settings = load_settings()
+    resources = open_resources()
     try:
-        tables = [{"table": "shipped", "rows": len(InteractionTable.default()), "path": "lakehouse/knowledge/interactions.csv"}]
-        for path in sorted(settings.interactions_dir.glob("*.csv")) if settings.interactions_dir.is_dir() else []:
-            tables.append({"table": path.stem, "rows": len(InteractionTable.from_csv(path)), "path": str(path)})
+        tables = [t.model_dump(mode="json") for t in list_service(resources, who(resources, user, role, purpose))]
     except SageError as exc:
         fail(exc, as_json)
         return

@@ -11,7 +11,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from app.common import JsonOpt, console, emit, fail, load_settings
+from app.common import JsonOpt, PurposeOpt, RoleOpt, UserOpt, console, emit, fail, open_resources, who
 from core.errors import SageError
 
 
@@ -33,14 +33,16 @@ def register(app: typer.Typer) -> None:
     app.add_typer(models_app, name="models")
 
     @models_app.command("list")
-    def list_models(as_json: bool = JsonOpt) -> None:
+    def list_cmd(as_json: bool = JsonOpt, user: str | None = UserOpt, role: str | None = RoleOpt, purpose: str = PurposeOpt) -> None:
         """List every model in the zoo with its availability (loads nothing)."""
-        from models.zoo import ModelZoo
+        from services.models import list_models
 
+        resources = open_resources()
         try:
-            statuses = ModelZoo(load_settings()).list()
+            statuses = list_models(resources, who(resources, user, role, purpose))
         except SageError as exc:
             fail(exc, as_json)
+            return
         emit([s.model_dump(mode="json") for s in statuses] if as_json else statuses, as_json, _render)
 
     @app.command("serve-model")
@@ -54,22 +56,12 @@ def register(app: typer.Typer) -> None:
         """Serve a zoo model over an OpenAI-compatible API (/v1/chat/completions, /v1/models, /healthz)."""
         import uvicorn
 
-        from core.telemetry import configure_tracing
-        from models.serve import create_model_server
-        from models.zoo import ModelZoo
+        from services.models import model_server
 
-        settings = load_settings()
-        configure_tracing(settings)
-        name = model or settings.chat_model
         try:
-            zoo = ModelZoo(settings)
-            zoo.chat_model(name)  # load before listening: a broken model fails here, not on request one
-            if adapter:
-                from models.adapt.registry import AdapterRegistry
-
-                AdapterRegistry(settings).get(adapter)
-            server = create_model_server(zoo, name, adapter)
+            name, server = model_server(open_resources(), model, adapter)
         except SageError as exc:
             fail(exc, as_json)
+            return
         emit({"url": f"http://{host}:{port}/v1", "model": name, "adapter": adapter}, as_json, lambda r: console.print(f"serving [bold]{name}[/] at {r['url']}"))
         uvicorn.run(server, host=host, port=port, log_level="warning")

@@ -3,7 +3,7 @@
 Runs whose post-check asked for review (weak evidence, ungrounded citations, uncertain
 findings, policy) wait on their thread; a reviewer decides and the run resumes from its
 checkpoint. Every subcommand is governed: the pack must grant the caller's role the ``review``
-action (``graphs.review``), and each check is audited. Examples::
+action (``services.reviews``), and each check is audited; the run resumes as the reviewer. Examples::
 
     sagehealth review list --user dr-lee --role clinician
     sagehealth review show thread-1a2b3c --user dr-lee --role clinician
@@ -19,14 +19,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from app.common import JsonOpt, PurposeOpt, RoleOpt, UserOpt, caller, console, emit, fail, load_settings
+from app.common import JsonOpt, PurposeOpt, RoleOpt, UserOpt, console, emit, fail, open_resources, who
 from core.errors import SageError
-from core.settings import Settings
-
-
-def _reviewer(settings: Settings, user: str | None, role: str | None, purpose: str) -> dict[str, str]:
-    name, role_name = caller(settings, user, role)
-    return {"reviewer": name, "role": role_name, "purpose": purpose}
 
 
 def register(app: typer.Typer) -> None:
@@ -37,13 +31,11 @@ def register(app: typer.Typer) -> None:
     @review.command("list")
     def list_cmd(as_json: bool = JsonOpt, user: str | None = UserOpt, role: str | None = RoleOpt, purpose: str = PurposeOpt) -> None:
         """Runs paused for review."""
-        from graphs.review import authorize_review, reviewer_caller
-        from graphs.runner import paused_runs
+        from services.reviews import list_reviews
 
-        settings = load_settings()
+        resources = open_resources()
         try:
-            authorize_review(settings, reviewer_caller(_reviewer(settings, user, role, purpose)), "list", "paused-runs")
-            runs = paused_runs(settings)
+            runs = list_reviews(resources, who(resources, user, role, purpose))
         except SageError as exc:
             fail(exc, as_json)
             return
@@ -62,38 +54,32 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """One paused run: why it waits, and the output to review."""
         from app.commands.run import render_result
-        from graphs.review import authorize_review, reviewer_caller
-        from graphs.runner import load_result
+        from services.reviews import show_review
 
-        settings = load_settings()
+        resources = open_resources()
         try:
-            authorize_review(settings, reviewer_caller(_reviewer(settings, user, role, purpose)), "show", thread[:128])
-            result = load_result(settings, thread)
+            result = show_review(resources, who(resources, user, role, purpose), thread)
         except SageError as exc:
             fail(exc, as_json)
             return
         emit(result, as_json, render_result)
 
-    def _decide(thread: str, action: str, who: tuple[str | None, str | None, str], note: str, output: str | None, as_json: bool) -> None:
+    def _decide(thread: str, action: str, person: tuple[str | None, str | None, str], note: str, output: str | None, as_json: bool) -> None:
         from app.commands.run import parse_input, render_result
-        from core.telemetry import configure_tracing
-        from graphs.runner import resume_run
+        from services.reviews import ReviewDecision, decide
 
-        settings = load_settings()
-        configure_tracing(settings)
-        # resume_run checks the reviewer's role (graphs.review) before the run continues.
-        decision: dict[str, Any] = {"action": action, **_reviewer(settings, *who), "note": note}
+        resources = open_resources()
         try:
-            if output is not None:
-                decision["output"] = parse_input(output)
-            result = resume_run(settings, thread, decision)
+            decision = ReviewDecision(thread_id=thread, action=action, note=note, output=parse_input(output) if output is not None else None)  # type: ignore[arg-type]
+            result = decide(resources, who(resources, *person), decision)
         except SageError as exc:
             fail(exc, as_json)
             return
+        finally:
+            resources.close()
         emit(result, as_json, render_result)
 
     NoteOpt = typer.Option("", "--note", help="Reviewer's note (audited).")
-
     @review.command("approve")
     def approve_cmd(
         thread: str = typer.Argument(...), user: str | None = UserOpt, role: str | None = RoleOpt, purpose: str = PurposeOpt, note: str = NoteOpt, as_json: bool = JsonOpt,

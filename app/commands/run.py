@@ -16,7 +16,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from app.common import JsonOpt, PurposeOpt, RoleOpt, UserOpt, caller, console, emit, fail, load_settings
+from app.common import JsonOpt, PurposeOpt, RoleOpt, UserOpt, console, emit, fail, open_resources, who
 from core.errors import SageError
 
 
@@ -31,7 +31,12 @@ def parse_input(raw: str) -> dict[str, Any]:
         path = Path(raw[1:])
         if not path.is_file():
             raise InputError(f"input file {path} does not exist", hint="pass --input @path/to/request.json or inline JSON")
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"input file {path} is not UTF-8 text (byte {exc.start})", hint="save the file as UTF-8") from None
+        except OSError as exc:
+            raise InputError(f"cannot read input file {path}: {exc.strerror}", hint="check the path and its permissions") from None
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -81,17 +86,40 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOpt,
     ) -> None:
         """Run one clinical task through the governed agent graph; prints run id, plan, evidence, decisions."""
-        from core.telemetry import configure_tracing
-        from graphs.runner import run_task
+        from services.runs import RunRequest, run_task
 
-        settings = load_settings()
-        configure_tracing(settings)
-        name, role_name = caller(settings, user, role)
+        resources = open_resources()
         try:
-            result = run_task(settings, task, parse_input(input), name, role_name, purpose, thread, model=model, adapter=adapter, max_new_tokens=max_new_tokens)
+            request = RunRequest(task=task, input=parse_input(input), thread_id=thread, model=model, adapter=adapter, max_new_tokens=max_new_tokens)
+            result = run_task(resources, who(resources, user, role, purpose), request)
         except SageError as exc:
             fail(exc, as_json)
             return
+        finally:
+            resources.close()
+        emit(result, as_json, render_result)
+        if result.status in ("failed", "denied"):
+            raise typer.Exit(2)
+
+    @app.command("resume")
+    def resume_cmd(
+        thread: str = typer.Argument(..., help="Thread of a run a crash interrupted."),
+        user: str | None = UserOpt,
+        role: str | None = RoleOpt,
+        purpose: str = PurposeOpt,
+        as_json: bool = JsonOpt,
+    ) -> None:
+        """Continue a run that a crash interrupted, from its last checkpoint (its own caller, or a reviewer)."""
+        from services.runs import resume
+
+        resources = open_resources()
+        try:
+            result = resume(resources, who(resources, user, role, purpose), thread)
+        except SageError as exc:
+            fail(exc, as_json)
+            return
+        finally:
+            resources.close()
         emit(result, as_json, render_result)
         if result.status in ("failed", "denied"):
             raise typer.Exit(2)
@@ -100,16 +128,17 @@ def register(app: typer.Typer) -> None:
     def plan_cmd(
         text: str = typer.Argument(..., help="The request in plain words."),
         role: str | None = RoleOpt,
+        purpose: str = PurposeOpt,
         llm: bool = typer.Option(False, "--llm", help="Let the chat model propose the plan (validated and repaired)."),
         as_json: bool = JsonOpt,
     ) -> None:
         """Show the planner's decision (task, route, tools, reason) without executing anything."""
-        from agents.planner import plan_request
+        from services.runs import PlanRequest
+        from services.runs import plan as plan_service
 
-        settings = load_settings()
-        _, role_name = caller(settings, None, role)
+        resources = open_resources()
         try:
-            decision = plan_request(settings, role=role_name, text=text, routing="llm" if llm else "embedding")
+            decision = plan_service(resources, who(resources, None, role, purpose), PlanRequest(text=text, routing="llm" if llm else "embedding"))
         except SageError as exc:
             fail(exc, as_json)
             return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from app.common import JsonOpt, console, emit, fail, load_settings
+from app.common import JsonOpt, PurposeOpt, RoleOpt, UserOpt, console, emit, fail, open_resources, who
 from core.errors import SageError
 
 
@@ -17,13 +17,15 @@ def register(app: typer.Typer) -> None:
     """Add ``trace``."""
 
     @app.command("trace")
-    def trace_cmd(run_id: str = typer.Argument(..., help="Run id printed by `sagehealth run`."), as_json: bool = JsonOpt) -> None:
+    def trace_cmd(run_id: str = typer.Argument(..., help="Run id printed by `sagehealth run`."), as_json: bool = JsonOpt,
+                  user: str | None = UserOpt, role: str | None = RoleOpt, purpose: str = PurposeOpt) -> None:
         """Print one run's spans as a tree with durations, routes and policy effects (--json: the spans)."""
-        from graphs.telemetry import build_tree, render_tree, run_spans
+        from app.tracetree import build_tree, render_tree
+        from services.runs import trace
 
-        settings = load_settings()
+        resources = open_resources()
         try:
-            spans = run_spans(settings.traces_path, run_id)
+            spans = trace(resources, who(resources, user, role, purpose), run_id)
         except SageError as exc:
             fail(exc, as_json)
             return

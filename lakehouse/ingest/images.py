@@ -7,7 +7,7 @@ inverted so bone is bright), so the stored image is exactly what the encoder saw
 is not an image is reported by name and nothing of it is written.
 
 Each decoded image is then embedded by the encoder ``settings.image_model`` names
-(:func:`models.image.image_encoder_for`) and written as the ``image`` named vector of its case's
+(the zoo's ``settings.image_model``) and written as the ``image`` named vector of its case's
 point in the semantic tier. Images link to cases by report id: Indiana image ids
 (``CXR10_IM-0002-1001``) name their report; a DICOM without such a name links through its
 PatientID when that patient has exactly one case. A case with several images in one call gets
@@ -36,7 +36,7 @@ from lakehouse.ingest.pipeline import IngestIssue, IngestReport, ProgressFn, Tab
 from lakehouse.raw.schema import TABLES
 from lakehouse.raw.store import RawStore
 from lakehouse.semantic import CollectionMissingError, SearchFilter, SemanticStore, open_store
-from models.image import ImageEncoder, InvalidImageError, image_encoder_for, is_dicom, load_image
+from models.image import ImageEncoder, InvalidImageError, checked_encoder, is_dicom, load_image
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +115,8 @@ def _embed(encoder: ImageEncoder, pending: list[DecodedImage]) -> None:
     pending.clear()
 
 
-def link_image_vectors(settings: Settings, images: list[DecodedImage], report: IngestReport) -> None:
+def link_image_vectors(store: SemanticStore, images: list[DecodedImage], report: IngestReport) -> None:
     """Set the ``image`` vector of every case the images link to; unlinkable images become issues."""
-    store = open_store(settings)
     try:
         store.count()
     except CollectionMissingError:
@@ -143,18 +142,22 @@ def link_image_vectors(settings: Settings, images: list[DecodedImage], report: I
         report.points_upserted += 1
 
 
-def ingest_images(settings: Settings, path: Path, progress: bool | ProgressFn = False) -> IngestReport:
+def ingest_images(settings: Settings, path: Path, progress: bool | ProgressFn = False, *, store: SemanticStore | None = None, encoder: ImageEncoder | None = None) -> IngestReport:
     """Ingest one image file or every file in a folder (recursively): store, embed, link; bad files are reported.
 
     The encoder runs before anything reaches the ``images`` table, so an encoder that fails to
-    load leaves the raw and semantic tiers untouched.
+    load leaves the raw and semantic tiers untouched. ``store`` and ``encoder`` are the
+    installation's (``tools.resources.Resources``); when not given they are opened for this call.
     """
     start = time.perf_counter()
     path = Path(path)
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     report = IngestReport(batch_id=uuid.uuid4().hex[:12], tables={t: TableCounts() for t in TABLES}, files=len(files))
     blobs, raw, show = BlobStore(settings), RawStore(settings), _progress(progress)
-    encoder = image_encoder_for(settings)
+    if encoder is None:
+        from models.zoo import ModelZoo
+
+        encoder = checked_encoder(ModelZoo(settings).image_encoder(), settings.image_model)
     decoded: list[DecodedImage] = []
     pending: list[DecodedImage] = []
     for i, file in enumerate(files, 1):
@@ -174,7 +177,13 @@ def ingest_images(settings: Settings, path: Path, progress: bool | ProgressFn = 
     if decoded:
         result = raw.append("images", [d.row for d in decoded], str(path), report.batch_id)
         report.tables["images"] = TableCounts(new=result.new, changed=result.changed, unchanged=result.unchanged)
-        link_image_vectors(settings, decoded, report)
+        own = store is None
+        target = store if store is not None else open_store(settings)
+        try:
+            link_image_vectors(target, decoded, report)
+        finally:
+            if own:
+                target.close()
     log.info("images: %d stored, image vectors written for %d cases (encoder %s)", len(decoded), report.points_upserted, encoder.name)
     report.seconds = time.perf_counter() - start
     return report

@@ -124,15 +124,25 @@ def _validated(rows: dict[str, list[dict[str, Any]]], file: str) -> IngestIssue 
 
 
 class Ingestor:
-    """Runs batches into both tiers; one instance per ingest call (holds the store lock)."""
+    """Runs batches into both tiers; one instance per ingest call.
 
-    def __init__(self, settings: Settings, progress: bool | ProgressFn = False) -> None:
+    Args:
+        settings: Where the lakehouse lives.
+        progress: True for a terminal progress bar, or a (stage, done, total) callback.
+        store: The installation's semantic store (``tools.resources.Resources`` holds it); when
+            not given, one is opened for this ingest and closed at its end.
+        embedder: The text embedder (from the model zoo when not given).
+    """
+
+    def __init__(self, settings: Settings, progress: bool | ProgressFn = False, *, store: Any = None, embedder: Any = None) -> None:
         self.settings = settings
         self.raw = RawStore(settings)
         self.report = IngestReport(batch_id=uuid.uuid4().hex[:12], tables={t: TableCounts() for t in TABLES})
         self.progress = _progress(progress)
-        self._store: Any = None
-        self._embedder: Any = None
+        self._store: Any = store
+        self._owns_store = store is None
+        self._ensured = False
+        self._embedder: Any = embedder
         self._patients = {r["patient_id"]: r for r in self.raw.scan("patients").to_pylist()}
         self._labels: dict[str, dict[str, tuple[str, int]]] = {}
         for r in self.raw.scan("report_labels").select(["report_id", "finding", "state", "label_version"]).to_pylist():
@@ -141,38 +151,45 @@ class Ingestor:
     @property
     def store(self) -> Any:
         """The semantic store, opened on first use and its collection ensured."""
+        from lakehouse.semantic.base import VECTORS
+
         if self._store is None:
             from lakehouse.semantic import open_store
-            from lakehouse.semantic.base import VECTORS
 
             self._store = open_store(self.settings)
+        if not self._ensured:
             self._store.ensure_collection(VECTORS)
+            self._ensured = True
         return self._store
 
     @property
     def embedder(self) -> Any:
         """The text embedder, loaded on first use."""
         if self._embedder is None:
-            from models.embedder import TextEmbedder
+            from models.zoo import ModelZoo
 
-            self._embedder = TextEmbedder.from_settings(self.settings)
+            self._embedder = ModelZoo(self.settings).embedder()
         return self._embedder
 
     def run(self, batches: Iterable[SourceBatch], total: int) -> IngestReport:
         """Ingest every batch and optimise the semantic index after writes.
 
-        The store stays open: :func:`lakehouse.semantic.open_store` shares it process-wide and
-        ``close_stores()`` (the CLI does it on exit) releases it.
+        A store this ingest opened itself is closed at the end (its shard lease handed back).
         """
         start = time.perf_counter()
         done = 0
-        for batch in batches:
-            self._ingest(batch)
-            done += batch.files
-            if self.progress:
-                self.progress("ingest", done, total)
-        if self.report.points_upserted and self._store is not None:
-            self._store.optimize()
+        try:
+            for batch in batches:
+                self._ingest(batch)
+                done += batch.files
+                if self.progress:
+                    self.progress("ingest", done, total)
+            if self.report.points_upserted and self._store is not None:
+                self._store.optimize()
+        finally:
+            if self._owns_store and self._store is not None:
+                self._store.close()
+                self._store, self._ensured = None, False
         self.report.seconds = time.perf_counter() - start
         n_reports = sum(self.report.tables["reports"].model_dump().values())
         self.report.reports_per_second = n_reports / self.report.seconds if self.report.seconds else 0.0
@@ -282,7 +299,7 @@ def _fhir_batches(folder: Path, report: IngestReport, only: set[Path] | None) ->
     return batches, n
 
 
-def ingest_fhir_folder(settings: Settings, path: Path, progress: bool | ProgressFn = False, *, only: Iterable[Path] | None = None) -> IngestReport:
+def ingest_fhir_folder(settings: Settings, path: Path, progress: bool | ProgressFn = False, *, only: Iterable[Path] | None = None, store: Any = None, embedder: Any = None) -> IngestReport:
     """Ingest every FHIR R4 bundle (``*.json``) in a folder into both tiers.
 
     Args:
@@ -290,15 +307,17 @@ def ingest_fhir_folder(settings: Settings, path: Path, progress: bool | Progress
         path: Folder of bundles.
         progress: True for a terminal progress bar, or a (stage, done, total) callback.
         only: Ingest only these bundle files (e.g. a generator's output, not its ledger).
+        store: The semantic store to write (see :class:`Ingestor`).
+        embedder: The text embedder (see :class:`Ingestor`).
     """
-    ingestor = Ingestor(settings, progress)
+    ingestor = Ingestor(settings, progress, store=store, embedder=embedder)
     batches, total = _fhir_batches(Path(path), ingestor.report, {Path(p).resolve() for p in only} if only is not None else None)
     return ingestor.run(batches, total)
 
 
-def ingest_report_folder(settings: Settings, path: Path, progress: bool | ProgressFn = False) -> IngestReport:
-    """Ingest a folder (or .tgz) of Indiana-style XML reports, without patients, into both tiers."""
-    ingestor = Ingestor(settings, progress)
+def ingest_report_folder(settings: Settings, path: Path, progress: bool | ProgressFn = False, *, store: Any = None, embedder: Any = None) -> IngestReport:
+    """Ingest a folder (or .tgz) of Indiana-style XML reports, without patients, into both tiers (store, embedder: see :class:`Ingestor`)."""
+    ingestor = Ingestor(settings, progress, store=store, embedder=embedder)
     stats = ReadStats()
     reports = list(read_indiana(Path(path), stats=stats))
     ingestor.report.skipped += len(stats.skipped)
@@ -314,13 +333,15 @@ def ingest_report_folder(settings: Settings, path: Path, progress: bool | Progre
     return out
 
 
-def ingest_default(settings: Settings, limit: int | None = None, progress: bool | ProgressFn = True) -> IngestReport:
+def ingest_default(settings: Settings, limit: int | None = None, progress: bool | ProgressFn = True, *, store: Any = None, embedder: Any = None) -> IngestReport:
     """Build the shipped lakehouse: Indiana reports in seeded synthetic FHIR bundles, both tiers.
 
     Args:
         settings: Where the lakehouse lives (``settings.synthetic_dir`` receives the bundles).
         limit: Only the first ``limit`` reports by numeric id.
         progress: True for terminal progress bars, or a (stage, done, total) callback.
+        store: The semantic store to write (see :class:`Ingestor`).
+        embedder: The text embedder (see :class:`Ingestor`).
     """
     from lakehouse.synth.generate import generate_bundles
 
@@ -330,7 +351,7 @@ def ingest_default(settings: Settings, limit: int | None = None, progress: bool 
     folders = {Path(p).parent for p in generated.paths}
     report: IngestReport | None = None
     for folder in sorted(folders):
-        part = ingest_fhir_folder(settings, folder, progress, only=generated.paths)
+        part = ingest_fhir_folder(settings, folder, progress, only=generated.paths, store=store, embedder=embedder)
         report = part if report is None else _merge(report, part)
     report = report or IngestReport(batch_id="empty")
     report.skipped += len(stats.skipped)

@@ -46,14 +46,16 @@ def resolve_device(settings: Settings) -> str:
 
 
 def base_model_folder(settings: Settings, base_model: str) -> Path:
-    """Local ``save_pretrained`` folder of a base model (the GGUF SmolLM2 is dequantized on first use)."""
-    from models.lm.loader import ModelLoadError, materialize_gguf, smollm2_gguf_path
+    """Local ``save_pretrained`` folder of a base model, resolved by the model zoo (the one resolver)."""
+    from models.lm.loader import ModelLoadError
+    from models.zoo import ModelZoo
 
-    folder = settings.models_dir / base_model
-    if base_model == "smollm2-135m":
-        return materialize_gguf(smollm2_gguf_path(), folder)
+    zoo = ModelZoo(settings)
+    if base_model in zoo.names():
+        return zoo.weights_folder(base_model)
+    folder = settings.models_dir / base_model  # a Hugging Face folder placed by hand, not (yet) in zoo.json
     if not (folder / "config.json").is_file():
-        raise ModelLoadError(f"no base model {base_model!r} at {folder}", hint="place a Hugging Face model folder there or use base_model='smollm2-135m'")
+        raise ModelLoadError(f"no base model {base_model!r} at {folder}", hint="add it to zoo.json, place a Hugging Face model folder there, or use base_model='smollm2-135m'")
     return folder
 
 

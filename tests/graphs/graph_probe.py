@@ -54,6 +54,29 @@ def _compose(ctx: Any, task_input: Any, evidence: dict[str, Any], drafts: dict[s
     return ProbeOutput(impression=(drafts or {}).get("text", ""), citations=list(evidence["ids"]), uncertain=labels.uncertain)
 
 
+def caller(user: str, role: str, purpose: str = "treatment") -> Any:
+    """A service caller (``policies.engine.Caller``)."""
+    from services.base import Caller
+
+    return Caller(user=user, role=role, purpose=purpose)
+
+
+def run_as(settings: Any, task: str, task_input: dict[str, Any], user: str, role: str, purpose: str = "treatment", **options: Any) -> Any:
+    """``services.runs.run_task`` for a caller on the installation of ``settings``."""
+    from services.runs import RunRequest, run_task
+    from tools.resources import Resources
+
+    return run_task(Resources.for_settings(settings), caller(user, role, purpose), RunRequest(task=task, input=task_input, **options))
+
+
+def decide_as(settings: Any, thread_id: str, action: str, user: str, role: str, purpose: str = "treatment", **fields: Any) -> Any:
+    """``services.reviews.decide``: a reviewer's answer to a paused run."""
+    from services.reviews import ReviewDecision, decide
+    from tools.resources import Resources
+
+    return decide(Resources.for_settings(settings), caller(user, role, purpose), ReviewDecision(thread_id=thread_id, action=action, **fields))  # type: ignore[arg-type]
+
+
 def register_probe() -> TaskSpec:
     """Register the probe task once per process."""
     if PROBE in REGISTRY:
@@ -77,11 +100,8 @@ if __name__ == "__main__":  # used by the crash-recovery test: run one probe tas
     import sys
 
     from core.settings import Settings
-    from core.telemetry import configure_tracing
-    from graphs.runner import run_task
 
     settings = Settings(home=sys.argv[1], checkpointer="sqlite")
-    configure_tracing(settings)
     register_probe()
-    result = run_task(settings, PROBE, {"findings": "Small right pleural effusion."}, "dr-probe", "clinician", thread_id=sys.argv[2])
+    result = run_as(settings, PROBE, {"findings": "Small right pleural effusion."}, "dr-probe", "clinician", thread_id=sys.argv[2])
     print(json.dumps(result.model_dump(mode="json")))

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from graph_probe import caller, decide_as
+
 from core.settings import Settings
 from core.telemetry import Attr
-from graphs.chat import chat_turn
 from lakehouse.query import QueryEngine
+from services.chat import ChatRequest, turn
+from tools.resources import Resources
+
+
+def chat_turn(settings: Settings, thread_id: str, message: str, user: str, role: str, purpose: str = "treatment", on_delta: Any = None) -> Any:
+    return turn(Resources.for_settings(settings), caller(user, role, purpose), ChatRequest(thread_id=thread_id, message=message), on_delta)
 
 
 def test_interaction_question_is_routed_answered_and_remembered(settings: Settings, spans) -> None:
@@ -59,20 +68,37 @@ def test_a_patient_named_earlier_stays_the_subject_of_the_thread_only(settings: 
 
 
 def test_a_chat_turn_paused_for_review_is_listed_and_resumed_in_its_thread(settings: Settings, spans) -> None:
-    from graphs.runner import paused_runs, resume_run
+    from graphs.runner import paused_runs
 
     reply = chat_turn(settings, "chat-r1", "Draft an impression for these findings: possible right lower lobe pneumonia, heart size normal", "dr-a", "clinician")
     assert reply.task == "report" and reply.status == "review", reply.text
     assert "review" in reply.text
 
-    assert "chat-r1" in {r.thread_id for r in paused_runs(settings)}
-    done = resume_run(settings, "chat-r1", {"action": "approve", "reviewer": "dr-b", "role": "radiologist", "purpose": "treatment"})
+    resources = Resources.for_settings(settings)
+    assert "chat-r1" in {r.thread_id for r in paused_runs(resources)}
+    done = decide_as(settings, "chat-r1", "approve", "dr-b", "radiologist", "treatment")
     assert done.status == "done" and done.output and done.output["impression"]
-    assert "chat-r1" not in {r.thread_id for r in paused_runs(settings)}
+    assert "chat-r1" not in {r.thread_id for r in paused_runs(resources)}
 
     from graphs.chat import builder
     from graphs.checkpoint import open_checkpointer
 
-    with open_checkpointer(settings) as saver:
+    with open_checkpointer(resources) as saver:
         messages = builder.compile(checkpointer=saver).get_state({"configurable": {"thread_id": "chat-r1"}}).values["messages"]
     assert len(messages) == 2 and done.output["impression"][:20] in messages[-1].content, "the approved draft is the thread's reply"
+
+
+def test_the_chat_graph_takes_the_standard_messages_input(settings: Settings, spans) -> None:
+    """What ``langgraph dev`` sends: only ``{"messages": [...]}``; the caller comes from the context."""
+    from langchain_core.messages import HumanMessage
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from graphs.chat import builder
+    from tools.contract import Context
+
+    chat = builder.compile(checkpointer=InMemorySaver())
+    context = Context(user="dr-std", role="clinician", purpose="treatment", settings=settings, resources=Resources.for_settings(settings))
+    values = chat.invoke({"messages": [HumanMessage(content="is aspirin safe with warfarin?")]}, {"configurable": {"thread_id": "std-1"}}, context=context)
+    assert values["status"] == "done" and values["request"]["task"] == "interactions"
+    assert values["caller"] == {"user": "dr-std", "role": "clinician", "purpose": "treatment"}
+    assert values["thread_id"] == "std-1" and "warfarin" in values["messages"][-1].content.lower()

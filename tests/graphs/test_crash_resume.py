@@ -11,12 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
-from graph_probe import writable_home
+from graph_probe import caller, writable_home
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from core.settings import Settings
 from graphs.clinical import build_graph
-from graphs.runner import resume_run
+from services.runs import resume
+from tools.resources import Resources
 
 PROBE_SCRIPT = Path(__file__).with_name("graph_probe.py")
 
@@ -32,7 +33,7 @@ def _next_nodes(settings: Settings, thread: str) -> tuple[str, ...]:
 def test_killed_run_resumes_from_checkpoint(small_lakehouse: Settings, tmp_path: Path, probe: str) -> None:
     settings = Settings(home=writable_home(small_lakehouse, tmp_path / "home"), checkpointer="sqlite")
     thread = "thread-crash"
-    env = {**os.environ, "SAGE_TEST_SLEEP_NODE": "model:120", "PYTHONPATH": str(PROBE_SCRIPT.parent)}
+    env = {**os.environ, "SAGE_TEST_SLEEP_NODE": "model:120", "PYTHONPATH": os.pathsep.join([str(PROBE_SCRIPT.parent), str(PROBE_SCRIPT.parents[2])])}
     proc = subprocess.Popen([sys.executable, str(PROBE_SCRIPT), str(settings.home), thread], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
@@ -46,7 +47,7 @@ def test_killed_run_resumes_from_checkpoint(small_lakehouse: Settings, tmp_path:
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
 
-    result = resume_run(settings, thread)
+    result = resume(Resources.for_settings(settings), caller("dr-probe", "clinician"), thread)
     assert result.status == "done", result.error
     calls = [c["tool"] for c in result.tool_calls]
     assert calls.count("retrieve_similar_cases") == 1, "finished nodes are not re-run"

@@ -1,0 +1,70 @@
+"""The human in the loop as services: list paused runs, show one, and decide it.
+
+A paused run holds a draft that may carry patient data, and a reviewer's decision finishes it,
+so listing, showing and deciding are governed like tools: the pack must grant the caller's role
+``review``, and each check is one audit event. Deciding resumes the run *as the reviewer*: the
+graph's review gate (``agents.governance.governance_post``) checks the same right again from
+the run context, so no door (CLI, HTTP, ``langgraph dev``, SDK) can approve without it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from core.telemetry import Attr
+from graphs.runner import RunResult, load_result, paused_runs, resume_run, run_options, snapshot_of
+from services.base import Caller, ServiceRequest, context_for, require_caller, workflow
+from tools.governed import authorize
+from tools.resources import Resources
+
+REVIEW_ACTION = "review"
+HINT = "ask a clinician or radiologist to review (pass --user NAME --role clinician)"
+
+
+class ReviewDecision(ServiceRequest):
+    """A reviewer's answer to a paused run."""
+
+    thread_id: str = Field(min_length=1, max_length=128)
+    action: Literal["approve", "edit", "reject"]
+    note: str = Field("", max_length=2000, description="Reviewer's note (PHI is masked before it is kept).")
+    output: dict[str, Any] | None = Field(None, description="Corrected output fields (edit only), merged into the output.")
+
+
+def list_reviews(resources: Resources, caller: Caller) -> list[RunResult]:
+    """Runs paused for review."""
+    require_caller(caller)
+    authorize(resources, caller, REVIEW_ACTION, resource="paused-runs", audit_action="review:list", hint=HINT)
+    return paused_runs(resources)
+
+
+def show_review(resources: Resources, caller: Caller, thread_id: str) -> RunResult:
+    """One paused run: why it waits, and the output to review."""
+    require_caller(caller)
+    authorize(resources, caller, REVIEW_ACTION, resource=thread_id[:128], audit_action="review:show", hint=HINT)
+    return load_result(resources, thread_id)
+
+
+def decide(resources: Resources, caller: Caller, decision: ReviewDecision) -> RunResult:
+    """Approve, edit or reject a paused run; the run resumes and finishes as the reviewer.
+
+    Raises:
+        tools.governed.ActionDeniedError: the reviewer's role may not review (audited; the run
+            stays paused).
+    """
+    require_caller(caller)
+    if decision.output is not None and decision.action != "edit":
+        from core.errors import SageError
+
+        raise SageError("only an edit carries output fields", hint="use `review edit THREAD --output ...`")
+    run_id = (snapshot_of(resources, decision.thread_id).values or {}).get("run_id")
+    authorize(resources, caller, REVIEW_ACTION, resource=decision.thread_id, run_id=run_id, audit_action=f"review:{decision.action}", hint=HINT)
+    context = context_for(resources, caller, **run_options(resources, decision.thread_id))
+    payload: dict[str, Any] = {"action": decision.action, "note": decision.note}
+    if decision.output is not None:
+        payload["output"] = decision.output
+    with workflow(resources, caller, "clinical", service="review") as span:
+        span.set_attribute(Attr.THREAD_ID, decision.thread_id)
+        span.set_attribute(Attr.RUN_ID, str(run_id))
+        return resume_run(resources, context, decision.thread_id, payload)
