@@ -41,7 +41,7 @@ adapter: $(STAMP)
 	$(BIN)/sagehealth adapt train --name $(ADAPTER) --max-steps $(ADAPTER_STEPS) --eval-limit 40
 
 test: $(STAMP)
-	$(BIN)/ruff check core lakehouse models policies tools agents graphs app evals tests benchmarks
+	$(BIN)/ruff check core lakehouse models policies tools agents graphs services app evals tests benchmarks
 	$(BIN)/pytest || [ $$? -eq 5 ]  # exit 5 = no tests collected
 
 test-all: $(STAMP)
@@ -49,7 +49,7 @@ test-all: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy core lakehouse models policies tools agents graphs app
+	$(BIN)/mypy core lakehouse models policies tools agents graphs services app
 
 # Each script prints its numbers and writes benchmarks/results/*.json (see docs/results.md).
 benchmarks: $(STAMP)

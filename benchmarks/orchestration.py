@@ -30,7 +30,7 @@ FINDINGS = [
     "Lungs are clear. No pneumothorax or effusion. Heart size normal.",
     "Right lower lobe consolidation concerning for pneumonia.",
 ]
-NODES_PER_RUN = 11
+NODES_PER_RUN = 6  # planner once, then governance_pre, data, model, task, governance_post (was 11: planner after every agent)
 
 
 def direct_run(settings: Settings, task_input: dict) -> None:
@@ -42,17 +42,17 @@ def direct_run(settings: Settings, task_input: dict) -> None:
     from agents.model import model_agent
     from agents.planner import plan_for_task
     from agents.tasks.base import get_task
-    from graphs.context import Context
+    from tools.contract import Context
 
     spec = get_task("report")
-    runtime = Runtime(context=Context(user="bench", role="clinician", settings=settings))
+    runtime = Runtime(context=Context(user="bench", role="clinician", purpose="treatment", settings=settings))
     plan = [s.model_dump() for s in plan_for_task(spec).steps]
     state: dict = {"request": {"task": "report", "input": spec.input_model.model_validate(task_input).model_dump(mode="json"), "text": ""}, "run_id": "bench", "thread_id": "bench", "plan": plan, "step": 0}
     from agents.task import task_agent
 
     for node in (governance_pre, data_agent, model_agent, task_agent, governance_post):
         try:
-            update = node(state, runtime)
+            update = dict(node(state, runtime).update)
         except RuntimeError as exc:  # interrupt() for review outside a graph: same work, then stop
             assert "runnable context" in str(exc)
             return
@@ -63,9 +63,12 @@ def direct_run(settings: Settings, task_input: dict) -> None:
 
 
 def graph_run(settings: Settings, task_input: dict) -> None:
-    from graphs.runner import run_task
+    from services.base import Caller
+    from services.runs import RunRequest, run_task
+    from tools.resources import Resources
 
-    result = run_task(settings, "report", task_input, "bench", "clinician")
+    caller = Caller(user="bench", role="clinician", purpose="treatment")
+    result = run_task(Resources.for_settings(settings), caller, RunRequest(task="report", input=task_input))
     assert result.status in ("done", "review"), result.error
 
 

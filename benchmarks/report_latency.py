@@ -40,8 +40,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/report_latency.json"))
     args = parser.parse_args()
 
-    from graphs.runner import run_task
     from lakehouse.query import QueryEngine
+    from services.base import Caller
+    from services.runs import RunRequest, run_task
+    from tools.resources import Resources
 
     settings = Settings()
     configure_tracing(settings)
@@ -52,7 +54,7 @@ def main() -> None:
     def run(case: dict) -> tuple[float, dict[str, float], str]:
         task_input = {"findings": case["findings"], "indication": case.get("indication") or "", "case_id": case["report_id"], "max_new_tokens": args.max_new_tokens}
         start = time.perf_counter()
-        result = run_task(settings, "report", task_input, "bench", "clinician", adapter=args.adapter)
+        result = run_task(Resources.for_settings(settings), Caller(user="bench", role="clinician", purpose="treatment"), RunRequest(task="report", input=task_input, adapter=args.adapter))
         wall = (time.perf_counter() - start) * 1000
         tools: dict[str, float] = {}
         for call in result.tool_calls:

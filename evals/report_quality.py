@@ -90,12 +90,15 @@ def evaluate(settings: Settings, n: int, modes: Sequence[str], reference: str, m
     from agents.tasks.batch import BatchItem, generate_impressions
     from lakehouse.semantic import SearchFilter
 
+    from tools.resources import Resources
+
+    resources = Resources.for_settings(settings)
     cases = test_cases(settings, n)
     items = [BatchItem(id=c["case_id"], findings=c["findings"]) for c in cases]
     refs = [positives(c["impression"] if reference == "impression" else f"{c['findings']} {c['impression']}") for c in cases]
     out: dict[str, Any] = {"n": len(cases), "reference": reference, "model": model or settings.chat_model, "adapter": adapter, "modes": {}}
     for mode in modes:
-        results = generate_impressions(settings, items, mode=mode, model=model, adapter=adapter, batch_size=batch_size, max_new_tokens=max_new_tokens, base_filter=SearchFilter(split="train"))  # type: ignore[arg-type]
+        results = generate_impressions(resources, items, mode=mode, model=model, adapter=adapter, batch_size=batch_size, max_new_tokens=max_new_tokens, base_filter=SearchFilter(split="train"))  # type: ignore[arg-type]
         assert all(r.id not in r.retrieved for r in results)
         preds = [positives(r.impression) for r in results]
         out["modes"][mode] = {

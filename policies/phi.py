@@ -10,8 +10,8 @@ Measured numbers are in tests/policies/test_phi.py and the helper report.
 
 Usage::
 
-    from policies.phi import get_redactor
-    get_redactor().redact("Dr. Alice Wong called on March 3, 2012.").text
+    from policies.phi import PhiRedactor
+    PhiRedactor().redact("Dr. Alice Wong called on March 3, 2012.").text
     # 'Dr. [NAME] called on [DATE].'
 """
 
@@ -169,17 +169,3 @@ class PhiRedactor:
     def contains_phi(self, text: str) -> bool:
         """Whether ``text`` holds at least one PHI span."""
         return bool(text.strip()) and bool(_merge(self._analyze(text), text))
-
-
-_lock = threading.Lock()
-_redactor: PhiRedactor | None = None
-
-
-def get_redactor() -> PhiRedactor:
-    """The process-wide redactor, built on first use (a few seconds: loads spaCy) under a lock."""
-    global _redactor
-    if _redactor is None:
-        with _lock:
-            if _redactor is None:
-                _redactor = PhiRedactor()
-    return _redactor

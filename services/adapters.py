@@ -13,8 +13,7 @@ from pydantic import Field
 
 from models.adapt.config import LoraTrainConfig
 from models.adapt.registry import AdapterManifest, AdapterRegistry
-from services.base import Caller, ServiceRequest, require_caller, workflow
-from tools.governed import authorize
+from services.base import Caller, ServiceRequest, governed
 from tools.resources import Resources
 
 TRAIN_HINT = "use a role the policy pack allows to train adapters (clinician, radiologist, data_engineer)"
@@ -39,10 +38,8 @@ def train(resources: Resources, caller: Caller, request: TrainRequest) -> Adapte
     from lakehouse.datasets import impression_examples, label_agreement
     from models.adapt.train import train_adapter
 
-    require_caller(caller)
-    authorize(resources, caller, "adapt_train", resource=request.name, hint=TRAIN_HINT)
     settings, config = resources.settings, request.config
-    with workflow(resources, caller, "train_adapter"):
+    with governed(resources, caller, "train_adapter", "adapt_train", resource=request.name, hint=TRAIN_HINT):
         train_set, info = impression_examples(settings, "train", limit=request.limit, abnormal_fraction=request.abnormal_fraction or None, seed=config.seed, rag_fraction=request.rag_fraction,
                                              store=resources.store, embedder=resources.embedder, redactor=resources.redactor)
         held_out, eval_info = impression_examples(settings, "test", limit=request.eval_limit, redactor=resources.redactor)
@@ -52,30 +49,25 @@ def train(resources: Resources, caller: Caller, request: TrainRequest) -> Adapte
 
 def list_adapters(resources: Resources, caller: Caller) -> list[AdapterManifest]:
     """Installed adapters with their headline metrics."""
-    require_caller(caller)
-    authorize(resources, caller, "models_read", resource="adapters", audit_action="adapt:list")
-    return AdapterRegistry(resources.settings).list()
+    with governed(resources, caller, "list_adapters", "models_read", resource="adapters", audit_action="adapt:list"):
+        return AdapterRegistry(resources.settings).list()
 
 
 def show_adapter(resources: Resources, caller: Caller, name: str) -> AdapterManifest:
     """One adapter's manifest (data provenance, hyper-parameters, metrics, privacy)."""
-    require_caller(caller)
-    authorize(resources, caller, "models_read", resource=name[:64], audit_action="adapt:show")
-    return AdapterRegistry(resources.settings).get(name).manifest
+    with governed(resources, caller, "show_adapter", "models_read", resource=name[:64], audit_action="adapt:show"):
+        return AdapterRegistry(resources.settings).get(name).manifest
 
 
 def delete_adapter(resources: Resources, caller: Caller, name: str) -> None:
     """Remove an installed adapter."""
-    require_caller(caller)
-    authorize(resources, caller, "adapt_manage", resource=name[:64], audit_action="adapt:delete")
-    AdapterRegistry(resources.settings).delete(name)
+    with governed(resources, caller, "delete_adapter", "adapt_manage", resource=name[:64], audit_action="adapt:delete"):
+        AdapterRegistry(resources.settings).delete(name)
 
 
 def merge_adapter(resources: Resources, caller: Caller, name: str, out: Path) -> Path:
     """Export base + adapter as one plain Hugging Face model folder (for vLLM, llama.cpp, ...)."""
     from models.adapt.runtime import merge_adapter as merge
 
-    require_caller(caller)
-    authorize(resources, caller, "adapt_manage", resource=name[:64], audit_action="adapt:merge")
-    with workflow(resources, caller, "merge_adapter"):
+    with governed(resources, caller, "merge_adapter", "adapt_manage", resource=name[:64], audit_action="adapt:merge"):
         return merge(resources.settings, name, out)

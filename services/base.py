@@ -10,7 +10,7 @@ one gate (``tools.governed.authorize``), which audits once, and runs under one
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Self
 
@@ -19,11 +19,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from core.errors import SageError
 from core.telemetry import Attr, get_tracer
-from policies.engine import Caller
+from policies.engine import Caller, PolicyDecision
 from tools.contract import Context
+from tools.governed import authorize
 from tools.resources import Resources
 
-__all__ = ["Caller", "CallerError", "RequestError", "Resources", "ServiceRequest", "context_for", "require_caller", "workflow"]
+__all__ = ["Caller", "CallerError", "RequestError", "Resources", "ServiceRequest", "context_for", "governed", "require_caller", "workflow"]
 
 
 class CallerError(SageError):
@@ -85,3 +86,30 @@ def workflow(resources: Resources, caller: Caller, name: str, *, service: str | 
             span.set_attribute(Attr.ERROR_TYPE, type(exc).__name__)
             span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
             raise
+
+
+@contextmanager
+def governed(
+    resources: Resources,
+    caller: Caller,
+    name: str,
+    actions: str | Sequence[str],
+    *,
+    resource: str,
+    service: str | None = None,
+    run_id: str | None = None,
+    audit_action: str | None = None,
+    details: dict[str, Any] | None = None,
+    hint: str | None = None,
+    audit: bool = True,
+) -> Iterator[tuple[Span, PolicyDecision]]:
+    """One service call: the caller checked, its ``invoke_workflow`` span, and the one gate inside it.
+
+    The decision (allowed or denied) is audited once by ``tools.governed.authorize`` and set on
+    the span; a denial raises ``ActionDeniedError`` out of the span, which records its type.
+    """
+    require_caller(caller)
+    with workflow(resources, caller, name, service=service) as span:
+        decision = authorize(resources, caller, actions, resource=resource, run_id=run_id, audit_action=audit_action, details=details, hint=hint, audit=audit)
+        span.set_attribute(Attr.POLICY_EFFECT, decision.effect)
+        yield span, decision

@@ -18,8 +18,8 @@ from core.errors import SageError
 from lakehouse.semantic.base import SearchFilter
 from policies.audit import AuditEvent
 from policies.engine import fingerprint
-from services.base import Caller, ServiceRequest, require_caller, workflow
-from tools.governed import authorize, safe_error
+from services.base import Caller, ServiceRequest, governed
+from tools.governed import safe_error
 from tools.resources import Resources
 
 Mode = Literal["rag", "no-rag", "retrieval-only"]
@@ -58,21 +58,19 @@ def generate_batch(resources: Resources, caller: Caller, request: BatchRequest, 
         tools.governed.ActionDeniedError: the role (or purpose) may not use a tool the mode
             needs; audited, nothing drafted.
     """
-    require_caller(caller)
     tools = [*MODE_TOOLS[request.mode], REDACT_TOOL]
     ids = _ids([c.id for c in request.cases])
     details: dict[str, Any] = {"mode": request.mode, "model": request.model or resources.settings.chat_model, "adapter": request.adapter, "k": request.k,
                                "items": len(request.cases), "skipped": request.skipped, "ids": ids}
-    decision = authorize(resources, caller, tools, resource=ids, audit_action="batch:generate", details=details, hint=HINT, audit=False)
-    # Policy access tags (site, consent, sensitivity) and the train split go into every search.
-    access = {key: value for key, value in resources.policy.search_filter_fields(caller).items() if value is not None}
     items = [BatchItem(id=c.id, findings=c.findings) for c in request.cases]
+    with governed(resources, caller, "generate_batch", tools, resource=ids, audit_action="batch:generate", details=details, hint=HINT, audit=False) as (_, decision):
+        # Policy access tags (site, consent, sensitivity) and the train split go into every search.
+        access = {key: value for key, value in resources.policy.search_filter_fields(caller).items() if value is not None}
 
-    def audit(outcome: str, **extra: Any) -> None:
-        event = {"role": caller.role, "purpose": caller.purpose, "rule": decision.rule, "actions": tools, **details, **extra}
-        resources.audit.append(AuditEvent(actor=caller.user, action="batch:generate", resource=ids, decision=outcome, details=event))
+        def audit(outcome: str, **extra: Any) -> None:  # the batch's one event, written when its outcome is known
+            event = {"role": caller.role, "purpose": caller.purpose, "rule": decision.rule, "actions": tools, **details, **extra}
+            resources.audit.append(AuditEvent(actor=caller.user, action="batch:generate", resource=ids, decision=outcome, details=event))
 
-    with workflow(resources, caller, "generate_batch"):
         try:
             results = generate_impressions(resources, items, mode=request.mode, model=request.model, adapter=request.adapter, k=request.k, batch_size=request.batch_size,
                                            max_new_tokens=request.max_new_tokens, base_filter=SearchFilter(split="train", **access), on_batch=on_batch)

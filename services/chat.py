@@ -13,8 +13,7 @@ from pydantic import Field
 from core.telemetry import Attr
 from graphs.chat import ChatReply, chat_turn
 from policies.audit import AuditEvent
-from services.base import Caller, ServiceRequest, context_for, require_caller, workflow
-from tools.governed import authorize
+from services.base import Caller, ServiceRequest, context_for, governed
 from tools.resources import Resources
 
 
@@ -27,10 +26,8 @@ class ChatRequest(ServiceRequest):
 
 def turn(resources: Resources, caller: Caller, request: ChatRequest, on_delta: Callable[[str], None] | None = None) -> ChatReply:
     """Send one message; the reply is streamed to ``on_delta`` and returned."""
-    require_caller(caller)
-    authorize(resources, caller, "chat", resource=request.thread_id, audit=False)
-    context = context_for(resources, caller)
-    with workflow(resources, caller, "chat", service="chat") as span:
+    with governed(resources, caller, "chat", "chat", resource=request.thread_id, audit=False) as (span, _):
+        context = context_for(resources, caller)
         span.set_attribute(Attr.CONVERSATION_ID, request.thread_id)
         span.set_attribute(Attr.THREAD_ID, request.thread_id)
         reply = chat_turn(resources, context, request.thread_id, request.message, on_delta)

@@ -16,9 +16,9 @@ from pydantic import BaseModel, Field, field_validator
 from lakehouse.findings import FindingState, check_finding
 from lakehouse.ingest.pipeline import IngestReport, ProgressFn
 from lakehouse.retrieval import CaseEvidence
-from services.base import Caller, ServiceRequest, require_caller, workflow
+from services.base import Caller, ServiceRequest, governed, require_caller, workflow
 from tools.base import ToolDeps
-from tools.governed import GovernedInvoker, authorize
+from tools.governed import GovernedInvoker
 from tools.records import Rows
 from tools.resources import Resources
 
@@ -75,12 +75,10 @@ def ingest(resources: Resources, caller: Caller, request: IngestRequest, progres
     from lakehouse.ingest.images import ingest_images
     from lakehouse.ingest.pipeline import ingest_default, ingest_fhir_folder, ingest_report_folder
 
-    require_caller(caller)
     sources = [str(p) for p in (request.fhir, request.reports, request.images) if p is not None] or ["shipped"]
-    authorize(resources, caller, "ingest", resource="lakehouse", details={"sources": len(sources)}, hint=INGEST_HINT)
-    store, settings = resources.store, resources.settings
     results: dict[str, IngestReport] = {}
-    with workflow(resources, caller, "ingest"):
+    with governed(resources, caller, "ingest", "ingest", resource="lakehouse", details={"sources": len(sources)}, hint=INGEST_HINT):
+        store, settings = resources.store, resources.settings
         try:
             if request.fhir:
                 results["fhir"] = ingest_fhir_folder(settings, request.fhir, progress, store=store, embedder=resources.embedder)

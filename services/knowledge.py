@@ -1,8 +1,7 @@
 """Clinical knowledge as services: import a site's drug-interaction table, list the tables in use.
 
 Importing changes what every interaction check answers, so the pack must grant
-``import_interactions``; listing needs ``knowledge_read``. One audit event each (the import's
-event carries the row count).
+``import_interactions``; listing needs ``knowledge_read``. One audit event each.
 """
 
 from __future__ import annotations
@@ -11,8 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from services.base import Caller, ServiceRequest, require_caller, workflow
-from tools.governed import authorize
+from services.base import Caller, ServiceRequest, governed
 from tools.resources import Resources
 
 IMPORT_HINT = "use a role the policy pack allows to import knowledge (e.g. --role data_engineer --purpose operations)"
@@ -37,15 +35,9 @@ def import_interactions(resources: Resources, caller: Caller, request: ImportReq
     """Validate a site interaction table and install it; its rows override shipped rows for the same pair."""
     from lakehouse.knowledge.interactions import import_site_table
 
-    require_caller(caller)
     name = (request.name or request.path.stem)[:128]
-    with workflow(resources, caller, "import_knowledge"):
-        # Validate first (nothing installed on a bad file), then the one audited gate, then install.
-        from lakehouse.knowledge.interactions import InteractionTable
-
-        rows = len(InteractionTable.from_csv(request.path))
-        authorize(resources, caller, "import_interactions", resource=name, audit_action="knowledge:import-interactions", details={"rows": rows}, hint=IMPORT_HINT)
-        target, table = import_site_table(request.path, resources.settings.interactions_dir, request.name)
+    with governed(resources, caller, "import_knowledge", "import_interactions", resource=name, audit_action="knowledge:import-interactions", hint=IMPORT_HINT):
+        target, table = import_site_table(request.path, resources.settings.interactions_dir, request.name)  # validates before installing
     return TableInfo(table=target.stem, rows=len(table), path=str(target))
 
 
@@ -53,10 +45,9 @@ def list_tables(resources: Resources, caller: Caller) -> list[TableInfo]:
     """The interaction tables in use: the shipped one and each imported site table."""
     from lakehouse.knowledge.interactions import InteractionTable
 
-    require_caller(caller)
-    authorize(resources, caller, "knowledge_read", resource="interaction-tables", audit_action="knowledge:list")
-    folder = resources.settings.interactions_dir
-    tables = [TableInfo(table="shipped", rows=len(InteractionTable.default()), path="lakehouse/knowledge/interactions.csv")]
-    for path in sorted(folder.glob("*.csv")) if folder.is_dir() else []:
-        tables.append(TableInfo(table=path.stem, rows=len(InteractionTable.from_csv(path)), path=str(path)))
-    return tables
+    with governed(resources, caller, "list_knowledge", "knowledge_read", resource="interaction-tables", audit_action="knowledge:list"):
+        folder = resources.settings.interactions_dir
+        tables = [TableInfo(table="shipped", rows=len(InteractionTable.default()), path="lakehouse/knowledge/interactions.csv")]
+        for path in sorted(folder.glob("*.csv")) if folder.is_dir() else []:
+            tables.append(TableInfo(table=path.stem, rows=len(InteractionTable.from_csv(path)), path=str(path)))
+        return tables

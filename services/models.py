@@ -5,16 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from models.zoo import ModelSpecStatus
-from services.base import Caller, require_caller
-from tools.governed import authorize
+from services.base import Caller, governed
 from tools.resources import Resources
 
 
 def list_models(resources: Resources, caller: Caller) -> list[ModelSpecStatus]:
     """Every zoo model with its roles, backend and install status (no weights are loaded)."""
-    require_caller(caller)
-    authorize(resources, caller, "models_read", resource="zoo", audit_action="models:list")
-    return resources.zoo.list()
+    with governed(resources, caller, "list_models", "models_read", resource="zoo", audit_action="models:list"):
+        return resources.zoo.list()
 
 
 def model_server(resources: Resources, model: str | None = None, adapter: str | None = None) -> tuple[str, Any]:

@@ -15,8 +15,7 @@ from pydantic import Field
 
 from core.telemetry import Attr
 from graphs.runner import RunResult, load_result, paused_runs, resume_run, run_options, snapshot_of
-from services.base import Caller, ServiceRequest, context_for, require_caller, workflow
-from tools.governed import authorize
+from services.base import Caller, ServiceRequest, context_for, governed, require_caller
 from tools.resources import Resources
 
 REVIEW_ACTION = "review"
@@ -34,16 +33,14 @@ class ReviewDecision(ServiceRequest):
 
 def list_reviews(resources: Resources, caller: Caller) -> list[RunResult]:
     """Runs paused for review."""
-    require_caller(caller)
-    authorize(resources, caller, REVIEW_ACTION, resource="paused-runs", audit_action="review:list", hint=HINT)
-    return paused_runs(resources)
+    with governed(resources, caller, "list_reviews", REVIEW_ACTION, resource="paused-runs", audit_action="review:list", hint=HINT):
+        return paused_runs(resources)
 
 
 def show_review(resources: Resources, caller: Caller, thread_id: str) -> RunResult:
     """One paused run: why it waits, and the output to review."""
-    require_caller(caller)
-    authorize(resources, caller, REVIEW_ACTION, resource=thread_id[:128], audit_action="review:show", hint=HINT)
-    return load_result(resources, thread_id)
+    with governed(resources, caller, "show_review", REVIEW_ACTION, resource=thread_id[:128], audit_action="review:show", hint=HINT):
+        return load_result(resources, thread_id)
 
 
 def decide(resources: Resources, caller: Caller, decision: ReviewDecision) -> RunResult:
@@ -59,12 +56,11 @@ def decide(resources: Resources, caller: Caller, decision: ReviewDecision) -> Ru
 
         raise SageError("only an edit carries output fields", hint="use `review edit THREAD --output ...`")
     run_id = (snapshot_of(resources, decision.thread_id).values or {}).get("run_id")
-    authorize(resources, caller, REVIEW_ACTION, resource=decision.thread_id, run_id=run_id, audit_action=f"review:{decision.action}", hint=HINT)
-    context = context_for(resources, caller, **run_options(resources, decision.thread_id))
     payload: dict[str, Any] = {"action": decision.action, "note": decision.note}
     if decision.output is not None:
         payload["output"] = decision.output
-    with workflow(resources, caller, "clinical", service="review") as span:
+    with governed(resources, caller, "clinical", REVIEW_ACTION, service="review", resource=decision.thread_id, run_id=run_id, audit_action=f"review:{decision.action}", hint=HINT) as (span, _):
+        context = context_for(resources, caller, **run_options(resources, decision.thread_id))
         span.set_attribute(Attr.THREAD_ID, decision.thread_id)
         span.set_attribute(Attr.RUN_ID, str(run_id))
         return resume_run(resources, context, decision.thread_id, payload)

@@ -16,10 +16,13 @@ from agents.planner import PlanDecision, plan_request, validate_input
 from agents.tasks.base import get_task
 from core.telemetry import Attr
 from graphs.runner import RunResult, load_result, resume_run, run_options, snapshot_of, start_run
-from services.base import Caller, ServiceRequest, context_for, require_caller, workflow
+from services.base import Caller, ServiceRequest, context_for, governed, require_caller, workflow
 from tools.contract import new_run
-from tools.governed import authorize
 from tools.resources import Resources
+
+# A caller acting on their own run needs no extra right, only a valid identity: ``policy_check``
+# (asking what the pack allows) is granted to every role, so the gate checks role and purpose.
+OWN_RUN = "policy_check"
 
 
 class RunRequest(ServiceRequest):
@@ -78,13 +81,13 @@ def resume(resources: Resources, caller: Caller, thread_id: str) -> RunResult:
     see what the run produces). Either way the resumed steps run, and are audited, as ``caller``.
     """
     require_caller(caller)
-    snapshot = snapshot_of(resources, thread_id)
-    values = snapshot.values
-    owner = (values.get("caller") or {}).get("user")
-    if owner != caller.user:
-        authorize(resources, caller, "review", resource=thread_id, run_id=values.get("run_id"), audit_action="resume", hint="only the run's own caller, or a reviewer, may resume it")
-    context = context_for(resources, caller, **run_options(resources, thread_id))
-    with workflow(resources, caller, "clinical", service="resume") as span:
+    values = snapshot_of(resources, thread_id).values
+    # The run's own caller retries with the run's own rights (its tools are gated again inside);
+    # anyone else sees what the run produces, so needs the review right.
+    action = OWN_RUN if (values.get("caller") or {}).get("user") == caller.user else "review"
+    with governed(resources, caller, "clinical", action, service="resume", resource=thread_id, run_id=values.get("run_id"), audit_action="resume",
+                  hint="only the run's own caller, or a reviewer, may resume it") as (span, _):
+        context = context_for(resources, caller, **run_options(resources, thread_id))
         span.set_attribute(Attr.RUN_ID, str(values.get("run_id")))
         span.set_attribute(Attr.THREAD_ID, thread_id)
         result = resume_run(resources, context, thread_id)
@@ -96,15 +99,14 @@ def get_run(resources: Resources, caller: Caller, thread_id: str) -> RunResult:
     """The latest run on a thread: its own caller may read it; anyone else needs the ``review`` right."""
     require_caller(caller)
     result = load_result(resources, thread_id)
-    if result.caller.get("user") != caller.user:
-        authorize(resources, caller, "review", resource=thread_id, run_id=result.run_id, audit_action="review:show")
-    return result
+    action = OWN_RUN if result.caller.get("user") == caller.user else "review"  # others need the review right
+    with governed(resources, caller, "get_run", action, resource=thread_id, run_id=result.run_id, audit_action="run:show"):
+        return result
 
 
 def plan(resources: Resources, caller: Caller, request: PlanRequest) -> PlanDecision:
     """What the planner would do with a free-text request (nothing runs, nothing is read)."""
-    require_caller(caller)
-    with workflow(resources, caller, "plan"):
+    with governed(resources, caller, "plan", OWN_RUN, resource="plan", audit_action="plan"):
         return plan_request(resources, role=caller.role, purpose=str(caller.purpose), text=request.text, routing=request.routing)
 
 
@@ -112,6 +114,5 @@ def trace(resources: Resources, caller: Caller, run_id: str) -> list[dict[str, A
     """The spans of one run (JSON-lines exporter), for ``sagehealth trace`` and the API."""
     from graphs.telemetry import run_spans
 
-    require_caller(caller)
-    authorize(resources, caller, "read_trace", resource=run_id, run_id=run_id, audit_action="trace")
-    return run_spans(resources.settings.traces_path, run_id)
+    with governed(resources, caller, "trace", "read_trace", resource=run_id, run_id=run_id, audit_action="trace"):
+        return run_spans(resources.settings.traces_path, run_id)

@@ -10,6 +10,7 @@ from agents.routing import OutOfScopeError, route_by_embedding
 from agents.tasks.base import all_tasks, get_task
 from core.settings import Settings
 from tools.registry import tools_for_agent
+from tools.resources import Resources
 
 TASKS = {"report": True, "differential": False, "cohort": True, "interactions": False}
 
@@ -30,16 +31,16 @@ def test_deterministic_plan_covers_the_task_tools(spec) -> None:
 
 @pytest.mark.parametrize("spec", all_tasks(), ids=lambda s: s.name)
 def test_examples_route_to_their_task(spec, tmp_path) -> None:
-    settings = Settings(home=tmp_path)
+    resources = Resources(Settings(home=tmp_path))
     for example in spec.examples or (spec.description,):
-        route = route_by_embedding(settings, example)
+        route = route_by_embedding(resources, example)
         assert route.task == spec.name, (example, route.scores)
         assert spec.name in route.reason
 
 
 def test_out_of_scope_text_is_declined(tmp_path) -> None:
     with pytest.raises(OutOfScopeError, match="matches no clinical task"):
-        route_by_embedding(Settings(home=tmp_path), "What is the best pizza topping in Naples?")
+        route_by_embedding(Resources(Settings(home=tmp_path)), "What is the best pizza topping in Naples?")
 
 
 def test_invalid_plan_is_repaired_not_executed_blindly() -> None:

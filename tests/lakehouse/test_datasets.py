@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import pytest
-
 from core.settings import Settings
 from lakehouse.datasets import impression_examples, label_agreement
 from lakehouse.raw.schema import split_for
@@ -40,12 +38,9 @@ def test_test_split_is_only_test_reports(small_lakehouse: Settings) -> None:
     assert info["split"] == "test" and info["abnormal_repeats"] == 0
 
 
-def test_every_training_text_goes_through_the_redactor(small_lakehouse: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    import policies.phi
-
+def test_every_training_text_goes_through_the_redactor(small_lakehouse: Settings) -> None:
     redactor = _RecordingRedactor()
-    monkeypatch.setattr(policies.phi, "get_redactor", lambda: redactor)
-    examples, info = impression_examples(small_lakehouse, "train", limit=5)
+    examples, info = impression_examples(small_lakehouse, "train", limit=5, redactor=redactor)
     assert info["deidentified"] and redactor.seen == 15  # findings, indication, impression of each
     assert all(ex.target.startswith("<deid>") and "Findings: <deid>" in ex.messages[1]["content"] for ex in examples)
 

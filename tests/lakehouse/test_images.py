@@ -16,7 +16,8 @@ from lakehouse.ingest.pipeline import IngestReport, TableCounts
 from lakehouse.raw.store import RawStore
 from lakehouse.retrieval import retrieve_similar_cases
 from lakehouse.semantic import open_store
-from models.image import image_encoder_for, load_image
+from models.image import load_image
+from tools.resources import Resources
 
 
 def test_png_dicom_and_a_non_image(tmp_path: Path) -> None:
@@ -126,7 +127,7 @@ def test_images_are_stored_and_set_the_case_image_vector(imaged) -> None:  # noq
     assert {c for c, p in points.items() if "image" in p.vectors} == {"CXR1", "CXR2", "CXR6", "CXR7"}
     assert {"text", "abnormal"} <= set(points["CXR1"].vectors) and points["CXR7"].payload["findings"] is not None
     # Two images of one case: the normalised mean of their embeddings.
-    encoder = image_encoder_for(settings)
+    encoder = Resources(settings).image_encoder
     both = encoder.embed([load_image(files["CXR1"]), load_image(files["CXR1-lateral"])]).mean(axis=0)
     np.testing.assert_allclose(points["CXR1"].vectors["image"], both / np.linalg.norm(both), atol=1e-5)
 
@@ -134,7 +135,7 @@ def test_images_are_stored_and_set_the_case_image_vector(imaged) -> None:  # noq
 @pytest.mark.parametrize("case", ["CXR2", "CXR6", "CXR7"])
 def test_image_similarity_search_finds_the_image_own_case_first(imaged, case: str) -> None:  # noqa: ANN001
     settings, files, _ = imaged
-    vector = image_encoder_for(settings).embed([load_image(files[case])])[0]
+    vector = Resources(settings).image_encoder.embed([load_image(files[case])])[0]
     hits = retrieve_similar_cases(open_store(settings), None, "query by image", k=3, strategy="image", image_vector=vector.tolist())
     assert hits[0].case_id == case and hits[0].similarity == pytest.approx(1.0, abs=1e-4)
     assert {h.case_id for h in hits} <= {"CXR1", "CXR2", "CXR6", "CXR7"}  # only cases with an image vector

@@ -25,7 +25,6 @@ from lakehouse.semantic import (
     SemanticStore,
     SemanticStoreError,
     StoreLockedError,
-    close_stores,
     open_store,
     point_id,
 )
@@ -336,16 +335,17 @@ def test_backends_are_congruent(tmp_path: Path, edge_template: Path) -> None:
         client.close()
 
 
-def test_open_store_shares_one_edge_store_per_path(tmp_path: Path, edge_template: Path) -> None:
+def test_open_store_gives_a_new_shared_edge_store_each_time(tmp_path: Path, edge_template: Path) -> None:
+    from lakehouse.semantic.shared import SharedEdgeStore
+
     settings = Settings(home=tmp_path)
+    store = open_store(settings)
     try:
-        store = open_store(settings)
-        assert isinstance(store, EdgeStore) and open_store(settings) is store
+        assert isinstance(store, SharedEdgeStore) and open_store(settings) is not store
         with pytest.raises(CollectionMissingError):
             store.count()
-        close_stores()
-        shutil.copytree(edge_template, settings.qdrant_path)
-        again = open_store(settings)
-        assert again is not store and not store.is_open and again.count() == N
+        shutil.copytree(edge_template, settings.qdrant_path, dirs_exist_ok=True)
+        assert store.count() == N, "the shard is loaded fresh on each lease"
     finally:
-        close_stores()
+        store.close()
+    assert not store.is_open

@@ -49,8 +49,12 @@ def test_deterministic_and_order_preserved_with_mixed_lengths(embedder: TextEmbe
     np.testing.assert_array_equal(embedder.embed(texts), embedder.embed(texts))
 
 
-def test_from_settings_loads_once(embedder: TextEmbedder) -> None:
-    assert TextEmbedder.from_settings(Settings(device="cpu")) is embedder
+def test_the_zoo_loads_the_embedder_once(tmp_path) -> None:  # noqa: ANN001
+    from models.zoo import ModelZoo
+
+    zoo = ModelZoo(Settings(home=tmp_path, device="cpu"))
+    first = zoo.embedder()
+    assert isinstance(first, TextEmbedder) and zoo.embedder() is first and zoo.loaded() == ["minilm-l6"]
 
 
 def test_emits_embeddings_span(embedder: TextEmbedder, tmp_path) -> None:

@@ -134,16 +134,20 @@ def test_load_encoder_torchscript_and_transformers(tmp_path: Path) -> None:
         load_encoder(junk)
 
 
-def test_image_encoder_for_follows_settings_and_the_zoo(tmp_path: Path) -> None:
+def test_the_image_encoder_follows_settings_and_the_zoo(tmp_path: Path) -> None:
     """Default: the placeholder. A zoo.json image model with a location: that file, loaded once."""
     import json
 
     import torch
 
     from core.settings import Settings
-    from models.image import TorchImageEncoder, image_encoder_for
+    from models.image import TorchImageEncoder
     from models.specs import UnknownModelError, ZooConfigError
     from models.zoo import ModelZoo
+    from tools.resources import Resources
+
+    def image_encoder_for(settings: Settings) -> object:
+        return Resources(settings).image_encoder
 
     assert isinstance(image_encoder_for(Settings(home=tmp_path / "default")), TinyCxrEncoder)
 
@@ -157,8 +161,9 @@ def test_image_encoder_for_follows_settings_and_the_zoo(tmp_path: Path) -> None:
               {"name": "not-image", "roles": ["embed"], "backend": "python", "location": "models.embedder:TextEmbedder"}]
     (settings.models_dir / "zoo.json").write_text(json.dumps({"models": models}))
     assert ModelZoo(settings).status("my-cxr").available
-    encoder = image_encoder_for(settings)
-    assert isinstance(encoder, TorchImageEncoder) and encoder.name == "cxr-tower" and image_encoder_for(settings) is encoder
+    resources = Resources(settings)
+    encoder = resources.image_encoder
+    assert isinstance(encoder, TorchImageEncoder) and encoder.name == "cxr-tower" and resources.image_encoder is encoder
     vectors = encoder.embed([synthetic_cxr(1), synthetic_cxr(1, heart=95, effusion=True)])
     assert vectors.shape == (2, IMAGE_DIM)  # 64 outputs projected to the image vector's 512
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)

@@ -26,7 +26,10 @@ class DirectContext:
     purpose = "treatment"
 
     def __init__(self, settings: Settings) -> None:
+        from tools.resources import Resources
+
         self.settings = settings
+        self.resources = Resources.for_settings(settings)
         self.calls: list[tuple[str, dict[str, Any]]] = []
 
     def call_tool(self, name: str, args: dict[str, Any]) -> Any:
@@ -34,16 +37,11 @@ class DirectContext:
         return getattr(self, f"_{name}")(**args)
 
     def _engine(self) -> Any:
-        from tools.resources import query_engine
-
-        return query_engine(self.settings)
+        return self.resources.query
 
     def _retrieve_similar_cases(self, findings: str, k: int = 3, mode: str = "rag", exclude_ids: list[str] | None = None, image_vector: list[float] | None = None, strategy: str = "label-aware") -> dict[str, Any]:
         from lakehouse.retrieval import retrieve_similar_cases
-        from lakehouse.semantic import open_store
-        from models.embedder import TextEmbedder
-
-        hits = retrieve_similar_cases(open_store(self.settings), TextEmbedder.from_settings(self.settings), findings, k=k, exclude_ids=exclude_ids or [], image_vector=image_vector, strategy=strategy)  # type: ignore[arg-type]
+        hits = retrieve_similar_cases(self.resources.store, self.resources.embedder, findings, k=k, exclude_ids=exclude_ids or [], image_vector=image_vector, strategy=strategy)  # type: ignore[arg-type]
         return {"hits": [h.model_dump() for h in hits]}
 
     def _query_records(self, sql: str) -> dict[str, Any]:
@@ -65,9 +63,7 @@ class DirectContext:
 
     def _generate_text(self, messages: list[dict[str, str]], max_new_tokens: int = 96, temperature: float = 0.0, seed: int = 0, adapter: str | None = None) -> dict[str, Any]:
         from models.lm.types import GenerationParams
-        from tools.resources import model_zoo
-
-        model = model_zoo(self.settings).chat_model()
+        model = self.resources.zoo.chat_model()
         out = model.generate(messages, GenerationParams(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed), adapter=adapter)
         return {"text": out.text, "model": out.model, "adapter": out.adapter, "input_tokens": out.input_tokens, "output_tokens": out.output_tokens}
 

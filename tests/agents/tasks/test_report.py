@@ -105,9 +105,11 @@ def test_report_with_image_path_cites_the_image_similar_case(small_lakehouse, tm
     """Governed run: the study image is embedded by the configured encoder and its own case is cited by image."""
     import shutil
 
-    from graphs.runner import run_task
     from lakehouse.ingest.images import ingest_images
     from lakehouse.semantic import SearchFilter, open_store
+    from services.base import Caller
+    from services.runs import RunRequest, run_task
+    from tools.resources import Resources
 
     home = tmp_path / "home"
     shutil.copytree(small_lakehouse.home, home, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "models"))
@@ -120,7 +122,8 @@ def test_report_with_image_path_cites_the_image_similar_case(small_lakehouse, tm
     assert ingest_images(settings, folder).points_upserted == 3
 
     query = normal[1]
-    result = run_task(settings, "report", {"findings": FINDINGS, "image_path": str(studies[query]), "mode": "retrieval-only"}, "dr-a", "clinician")
+    resources, clinician = Resources.for_settings(settings), Caller(user="dr-a", role="clinician", purpose="treatment")
+    result = run_task(resources, clinician, RunRequest(task="report", input={"findings": FINDINGS, "image_path": str(studies[query]), "mode": "retrieval-only"}))
     assert result.status in {"done", "review"}, result.error
     citations = result.output["citations"]
     by_image = [c for c in citations if c["basis"] == "image"]
@@ -133,6 +136,6 @@ def test_report_with_image_path_cites_the_image_similar_case(small_lakehouse, tm
 
     bogus = tmp_path / "study.png"
     bogus.write_text("not an image")
-    failed = run_task(settings, "report", {"findings": FINDINGS, "image_path": str(bogus), "mode": "retrieval-only"}, "dr-a", "clinician")
+    failed = run_task(resources, clinician, RunRequest(task="report", input={"findings": FINDINGS, "image_path": str(bogus), "mode": "retrieval-only"}))
     assert failed.status == "failed" and failed.error["type"] == "InvalidImageError" and "study.png" in failed.error["message"]
     assert not {c["tool"] for c in failed.tool_calls} & {"retrieve_similar_cases", "label_findings"}  # failed before any data access
