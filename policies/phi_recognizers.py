@@ -30,7 +30,7 @@ _DAY = r"(?:0?[1-9]|[12]\d|3[01])"
 _YEAR = r"(?:19|20)\d{2}"
 _STATES = (
     "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|"
-    "OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR|GU|VI|AS|MP|AA|AE|AP"
+    "OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR|GU|VI|AS|MP|MH|PW|FM|AA|AE|AP"
 )
 _CAP = r"[A-Z][a-z]+(?:['-][A-Z]?[a-z]+)?"
 _NAME = rf"(?:{_CAP}|[A-Z]\.)"
@@ -109,6 +109,7 @@ PATTERNS: dict[str, list[tuple[str, str, float]]] = {
         ("credentialed_name", rf"\b{_NAME}(?: {_NAME}){{1,2}}(?=,? (?:MD|DO|RN|NP|PA-C|PA|BSN|MSN|APRN|CNP|PharmD|PhD|LPN|MBBS)\b)", 0.85),
         ("salutation", rf"(?<=\b(?:Dear|Hi|Hello|Thanks|Thank you|Regards|Sincerely|Best|Cheers),?\s)(?!(?:Dr|Mr|Mrs|Ms|Miss|Prof)\b){_NAME}(?: {_NAME}){{0,2}}\b", 0.75),
         ("surname_first", rf"(?<=^|\n|:\s)[A-Z][A-Za-z'-]+, {_CAP}(?: [A-Z]\.?)?(?=\s*(?:\n|\(|$|,|;|\.|\s(?:MRN|DOB)))", 0.6),
+        ("self_introduction", rf"(?<=\b(?i:this is|my name is|i am|i'm)\s){_NAME}(?: {_NAME}){{0,2}}\b", 0.6),
         ("caps_surname_first", r"\b[A-Z]{2,}(?:['-][A-Z]+)?, [A-Z]{2,}(?:['-][A-Z]+)?(?: [A-Z]\.?)?\b", 0.6),
         ("caps_name", r"(?<=\b(?i:patient|name|pt)\s*:\s*)[A-Z][A-Z'-]+,? [A-Z][A-Z'-]+\b", 0.85),
     ],
@@ -143,7 +144,7 @@ PATTERNS: dict[str, list[tuple[str, str, float]]] = {
     "CITY": [
         ("city_state", rf"\b{_CITY}(?=,? (?:{_STATES})\b(?: \d{{5}}|,|\.|\s*$|\n))", 0.75),
         ("labelled_city", _labelled(r"city|town|lives in|resides in|moved to|from|home in|living in", _CITY + r"\b"), 0.45),
-        ("suffix_city", rf"\b(?:{_CITY_PREFIX} )?{_CAP}{_CITY_SUFFIX}\b", 0.45),
+        ("suffix_city", rf"\b(?:{_CITY_PREFIX} )?{_CAP}{_CITY_SUFFIX}\b", 0.5),
         ("prefix_city", rf"\b{_CITY_PREFIX} {_CAP}(?:{_CITY_SUFFIX})?\b", 0.55),
     ],
     "ZIP": [

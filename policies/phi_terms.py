@@ -64,7 +64,7 @@ pulmonology oncology emergency unit floor ward room bed icu ed er pcp today tomo
 evening overnight daily weekly monthly please call fax email phone address city state zip insurance
 member policy encounter visit accession mrn dob age sex male female man woman gentleman lady none no yes
 dr mr mrs ms mx miss prof md do rn np pa pa-c lpn bsn msn aprn cnp pharmd phd mbbs
-al ak az ar ca co ct de dc fl ga hi id il in ia ks ky la me mass md mi mn ms mo mt ne nv nh nj nm ny nc nd oh ok or pa ri sc sd
+al ak az ar ca co ct de dc fl ga hi id il in ia ks ky la me ma md mi mn ms mo mt ne nv nh nj nm ny nc nd oh ok or pa ri sc sd
 tn tx ut vt va wa wv wi wy pr fm mh pw gu vi as mp
 stable improved worsening resolved new old prior current recent continue start stop hold increase decrease
 """
