@@ -36,5 +36,36 @@ hypertension diabetes copd asthma cancer carcinoma metastasis metastases metasta
 lisinopril metformin furosemide warfarin atorvastatin amiodarone simvastatin clarithromycin amlodipine
 metoprolol spironolactone apixaban digoxin tiotropium albuterol azithromycin ceftriaxone aspirin
 heparin insulin prednisone creatinine hemoglobin potassium sodium glucose troponin
+patchy hazy linear reticular reticulonodular ground glass blunting blunted tortuous tortuosity atherosclerotic
+granulomatous hyperlucent lucent elevated elevation stent pacemaker leads clips sutures hardware surgical
+postoperative postsurgical cholecystectomy thoracotomy lobectomy pneumonectomy wedge resection mastectomy
+ventricle ventricular atrial appendage coronary mitral tricuspid valve valvular aneurysm dissection
+thyroid goiter liver spleen kidney renal hepatic adrenal pancreas colon stomach gallbladder bladder
+sinus sinusitis pharynx larynx neck axilla axillary supraclavicular infraclavicular paraspinal
+sepsis fever cough dyspnea hypoxia hypoxemia tachycardia bradycardia syncope chest pain wheezing hemoptysis
+fibrillation flutter infarction ischemia embolism thrombosis anticoagulation coumadin eliquis xarelto lasix
+zocor lipitor norvasc lopressor toprol aldactone spiriva proventil ventolin zithromax biaxin rocephin lanoxin
+cordarone pacerone glucophage zestril prinivil inr bnp ldl hba1c egfr wbc hgb spo2 ecg ekg ct mri cxr pet
+preop postop pre-op post-op hyperlipidemia dyslipidemia hypothyroidism obesity bariatric
+ultrasound echocardiogram echo angiogram radiograph radiography fluoroscopy
 """
 CLINICAL_TERMS: frozenset[str] = frozenset(_WORDS.split())
+
+# Capitalised English words that look like place names to a suffix pattern ("Report" ends in
+# "port", "Review" in "view") or like names to spaCy at the start of a sentence.
+_COMMON = """
+report reports support review reviewed overview preview inside outside bedside aside transport passport
+beside alongside worldwide landmark background upstairs downstairs baseline followup follow-up
+impression findings indication comparison history technique exam examination procedure plan assessment
+summary discharge admission referral message nursing handoff note notes result results lab labs
+medications medication allergies allergy vitals diagnosis diagnoses problem problems signed dear thanks
+thank regards sincerely hello hi patient pt doctor nurse hospital clinic department radiology cardiology
+pulmonology oncology emergency unit floor ward room bed icu ed er pcp today tomorrow yesterday morning
+evening overnight daily weekly monthly please call fax email phone address city state zip insurance
+member policy encounter visit accession mrn dob age sex male female man woman gentleman lady none no yes
+dr mr mrs ms mx miss prof md do rn np pa pa-c lpn bsn msn aprn cnp pharmd phd mbbs
+al ak az ar ca co ct de dc fl ga hi id il in ia ks ky la me ma md mi mn ms mo mt ne nv nh nj nm ny nc nd oh ok or pa ri sc sd
+tn tx ut vt va wa wv wi wy pr fm mh pw gu vi as mp
+stable improved worsening resolved new old prior current recent continue start stop hold increase decrease
+"""
+COMMON_WORDS: frozenset[str] = frozenset(_COMMON.split())

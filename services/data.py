@@ -90,6 +90,7 @@ def ingest(resources: Resources, caller: Caller, request: IngestRequest, progres
                 results["default"] = ingest_default(settings, limit=request.limit, progress=progress, store=store, embedder=resources.embedder)
         finally:
             resources.drop("query")  # the DuckDB views hold the old snapshot
+            resources.drop("redactor")  # new patients join its deny-list
     return results
 
 
