@@ -22,7 +22,7 @@ from agents.planner import input_from_text, plan_request, validate_input
 from agents.tasks.base import get_task
 from core.errors import SageError
 from core.telemetry import Attr
-from tools.contract import Context, RunState, new_id
+from tools.contract import Context, RunState, caller_context, new_id
 
 ANSWER_KEYS = ("answer", "impression", "summary", "text", "draft")
 
@@ -44,7 +44,7 @@ def chat_router(state: RunState, runtime: Runtime[Context]) -> Command[Literal["
     """
     from langgraph.config import get_config
 
-    ctx = runtime.context
+    ctx = caller_context(runtime)
     text = last_user_text(state)
     thread_id = str(get_config().get("configurable", {}).get("thread_id") or state.get("thread_id") or new_id("thread"))
     turn: dict[str, Any] = {

@@ -14,7 +14,7 @@ from langgraph.types import Command
 from agents.base import run_agent
 from agents.workers import jsonable, task_and_input
 from core.telemetry import Attr
-from tools.contract import Context, RunState
+from tools.contract import Context, RunState, caller_context
 
 
 def data_agent(state: RunState, runtime: Runtime[Context]) -> Command[Literal["model", "task", "__end__"]]:
@@ -29,4 +29,4 @@ def data_agent(state: RunState, runtime: Runtime[Context]) -> Command[Literal["m
         span.set_attribute(Attr.TASK, spec.name)
         return {"evidence": evidence}
 
-    return run_agent("data", "data", state, runtime.context, body)
+    return run_agent("data", "data", state, caller_context(runtime), body)

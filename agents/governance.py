@@ -21,7 +21,7 @@ from agents.base import run_agent
 from agents.guards import cited_ids, injection_hits, set_path, strings_in
 from agents.workers import task_and_input
 from core.telemetry import Attr
-from tools.contract import Context, PolicyDecisionRecord, RunState
+from tools.contract import Context, PolicyDecisionRecord, RunState, caller_context
 from tools.governed import GOVERNANCE_TOOLS, ActionDeniedError, authorize, decide
 
 REVIEW_ACTIONS = ("approve", "edit", "reject")
@@ -48,7 +48,7 @@ def governance_pre(state: RunState, runtime: Runtime[Context]) -> Command[Litera
             return {"policy_decisions": decisions, "status": "denied", "error": {"type": "PolicyDenied", "message": denied["reason"], "hint": "ask an administrator for a role/purpose that allows this task", "agent": "governance_pre"}}
         return {"policy_decisions": decisions}
 
-    return run_agent("governance_pre", "governance", state, runtime.context, body)
+    return run_agent("governance_pre", "governance", state, caller_context(runtime), body)
 
 
 def _review_reasons(state: RunState, output: dict[str, Any], ctx: Context) -> list[str]:
@@ -108,7 +108,7 @@ def governance_post(state: RunState, runtime: Runtime[Context]) -> Command[Liter
     their role ``review``. A refused reviewer's answer is discarded (audited) and the run
     goes back to waiting for review.
     """
-    context = runtime.context
+    context = caller_context(runtime)
 
     def body(ctx: Any, span: Any) -> dict[str, Any]:
         output = copy.deepcopy(state.get("output") or {})

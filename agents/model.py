@@ -14,12 +14,12 @@ from langgraph.types import Command
 from agents.base import run_agent
 from agents.workers import jsonable, task_and_input
 from core.telemetry import Attr
-from tools.contract import Context, RunState
+from tools.contract import Context, RunState, caller_context
 
 
 def model_agent(state: RunState, runtime: Runtime[Context]) -> Command[Literal["task", "__end__"]]:
     """Graph node: run the task's generate step (``None`` drafts when the task has none)."""
-    context = runtime.context
+    context = caller_context(runtime)
 
     def body(ctx: Any, span: Any) -> dict[str, Any]:
         spec, task_input = task_and_input(state)

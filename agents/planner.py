@@ -24,7 +24,7 @@ from agents.routing import OutOfScopeError, llm_plan_proposal, route_by_embeddin
 from agents.tasks.base import TaskInputError, TaskSpec, all_tasks, get_task
 from core.errors import SageError
 from core.telemetry import Attr
-from tools.contract import Context, RunState
+from tools.contract import Context, RunState, caller_context
 from tools.governance import decision_fields
 from tools.registry import tools_for_agent
 from tools.resources import Resources
@@ -123,7 +123,7 @@ def validate_input(spec: TaskSpec, data: dict[str, Any]) -> dict[str, Any]:
 
 def planner(state: RunState, runtime: Runtime[Context]) -> Command[Literal["governance_pre", "__end__"]]:
     """Graph node: plan the request once, then hand over to the plan's first step (or end: out of scope)."""
-    ctx = runtime.context
+    ctx = caller_context(runtime)
     with agent_span("planner", state) as span:
         update: dict[str, Any] = _initial_plan(state, ctx) if not state.get("plan") else {}
         update.setdefault("step", 0)

@@ -9,7 +9,7 @@ from langgraph.types import Command
 
 from agents.base import run_agent
 from agents.workers import task_and_input
-from tools.contract import Context, RunState
+from tools.contract import Context, RunState, caller_context
 
 
 def task_agent(state: RunState, runtime: Runtime[Context]) -> Command[Literal["governance_post", "__end__"]]:
@@ -20,4 +20,4 @@ def task_agent(state: RunState, runtime: Runtime[Context]) -> Command[Literal["g
         output = spec.compose(ctx, task_input, state.get("evidence") or {}, state.get("drafts"))
         return {"output": spec.output_model.model_validate(output).model_dump(mode="json")}
 
-    return run_agent("task", "task", state, runtime.context, body)
+    return run_agent("task", "task", state, caller_context(runtime), body)

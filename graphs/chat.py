@@ -24,16 +24,16 @@ from pydantic import BaseModel, Field
 from agents.chat import answer_text, chat_router, decline
 from graphs.checkpoint import open_checkpointer
 from graphs.clinical import graph as clinical_graph
-from tools.contract import Context, RunState, new_run, run_config
+from tools.contract import Context, RunState, caller_context, new_run, run_config
 from tools.resources import Resources
 
 
 def answer(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Graph node: run the routed task through the clinical graph, then reply (streamed)."""
     request = state["request"]
-    task_state = new_run(runtime.context, task=request["task"], input=request["input"], text=request["text"], thread_id=state["thread_id"])
+    task_state = new_run(caller_context(runtime), task=request["task"], input=request["input"], text=request["text"], thread_id=state["thread_id"])
     task_state.update({"run_id": state["run_id"], "route_reason": state.get("route_reason", "")})
-    result = clinical_graph.invoke(task_state, context=runtime.context)
+    result = clinical_graph.invoke(task_state, context=caller_context(runtime))
     text = answer_text(str(request["task"]), result)
     writer = get_stream_writer()
     for word in text.split(" "):

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import operator
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
+from langgraph.runtime import Runtime
 
 from core.settings import Settings
 from tools.resources import Resources
@@ -163,9 +164,9 @@ class RunState(TypedDict, total=False):
 class Context:
     """Who runs the graph, why, with which model, and over which installation."""
 
-    user: str = field(metadata={"description": "Authenticated caller name (audited on every tool call)."})
-    role: str = field(metadata={"description": "Caller role; the active policy pack decides what it may do."})
-    purpose: str = field(metadata={"description": "Purpose of use (treatment, research, operations...); policy-checked."})
+    user: str = field(default="", metadata={"description": "Authenticated caller name (audited on every tool call); empty is denied."})
+    role: str = field(default="", metadata={"description": "Caller role; the active policy pack decides what it may do; empty is denied."})
+    purpose: str = field(default="", metadata={"description": "Purpose of use (treatment, research, operations...); policy-checked; empty is denied."})
     settings: Settings = field(default_factory=Settings, metadata={"description": "Paths, endpoints and defaults of this installation."})
     model: str | None = field(default=None, metadata={"description": "Zoo name of the chat model; None uses settings.chat_model."})
     adapter: str | None = field(default=None, metadata={"description": "LoRA adapter for report drafting; None uses settings.adapter."})
@@ -192,6 +193,37 @@ class Context:
     def options(self) -> RunOptions:
         """The model options to keep in state (a resumed run reuses them)."""
         return {"model": self.model, "adapter": self.adapter, "max_new_tokens": self.max_new_tokens}
+
+
+AUTH_USER = "langgraph_auth_user"  # where the LangGraph server puts the user its auth handler returned
+
+
+def _auth_field(user: Any, name: str) -> str:
+    value = getattr(user, name, None)
+    if value is None and hasattr(user, "get"):
+        value = user.get(name)
+    return str(value or "")
+
+
+def caller_context(runtime: Runtime[Context]) -> Context:
+    """The run's context, with the identity the platform authenticated when there is one.
+
+    Served by ``langgraph dev``/LangGraph server with the project's auth handler
+    (``app/langgraph_auth.py``), the caller comes from the API key, never from the request's
+    ``context`` body: user, role and purpose are taken from the authenticated user (missing
+    ones become empty, which every gate denies). Called any other way, the context is the one
+    the entry point built.
+    """
+    context = runtime.context if runtime.context is not None else Context()
+    try:
+        from langgraph.config import get_config
+
+        user = (get_config().get("configurable") or {}).get(AUTH_USER)
+    except RuntimeError:  # outside a runnable context (direct calls in benchmarks and tests)
+        user = None
+    if user is None:
+        return context
+    return replace(context, user=_auth_field(user, "identity"), role=_auth_field(user, "role"), purpose=_auth_field(user, "purpose"))
 
 
 def new_id(prefix: str) -> str:

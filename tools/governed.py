@@ -73,6 +73,10 @@ def safe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__} #{hashlib.sha256(str(exc).encode()).hexdigest()[:12]}"
 
 
+# Administration is never implied by a role's "*": it must be named in the role's allowed_tools.
+EXPLICIT_ONLY = frozenset({"keys_manage"})
+
+
 def decide(resources: Resources, caller: Caller, actions: Sequence[str]) -> PolicyDecision:
     """The policy decision for ``caller`` doing every one of ``actions``: the first denial, else the last allow.
 
@@ -85,6 +89,9 @@ def decide(resources: Resources, caller: Caller, actions: Sequence[str]) -> Poli
     decision = None
     for action in actions:
         decision = resources.policy.check_tool(caller, action)
+        role = resources.policy.pack.roles.get(caller.role)
+        if decision.effect != "deny" and action in EXPLICIT_ONLY and role is not None and action not in role.allowed_tools:
+            decision = decision.model_copy(update={"effect": "deny", "reason": f"{action!r} must be granted by name; role {caller.role!r} has it only through '*'"})
         if decision.effect == "deny":
             return decision
     assert decision is not None

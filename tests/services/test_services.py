@@ -43,6 +43,16 @@ def _run(task_input: dict[str, Any]) -> Callable[[Resources, Caller, Path], Any]
     return lambda r, c, _: runs.run_task(r, c, runs.RunRequest(task="interactions", input=task_input))
 
 
+def _deid(r: Resources, c: Caller, tmp: Path) -> Any:
+    from services.deid import DeidRequest, deidentify
+
+    (tmp / "in.jsonl").write_text('{"id": "n1", "text": "Seen by Dr. Alice Wong on March 3, 2012, MRN 4839201."}\n')
+    summary = deidentify(r, c, DeidRequest(in_path=tmp / "in.jsonl", out_path=tmp / "out.jsonl"))
+    out = (tmp / "out.jsonl").read_text()
+    assert "4839201" not in out and "Alice Wong" not in out and summary.masked
+    return summary
+
+
 def _import(r: Resources, c: Caller, tmp: Path) -> Any:
     (tmp / "site.csv").write_text(CSV)
     return knowledge.import_interactions(r, c, knowledge.ImportRequest(path=tmp / "site.csv"))
@@ -63,6 +73,7 @@ CASES = [
     Case("list_adapters", lambda r, c, _: adapters.list_adapters(r, c), ENGINEER, UNKNOWN, "adapt:list", "invoke_workflow list_adapters"),
     Case("train_adapter", lambda r, c, _: adapters.train(r, c, adapters.TrainRequest(name="svc-test", config=adapters.LoraTrainConfig(max_steps=1))), ENGINEER, RESEARCHER,
          "adapt_train", "invoke_workflow train_adapter"),
+    Case("deid", _deid, ENGINEER, RESEARCHER, "deid", "invoke_workflow deid"),
     Case("verify_audit", lambda r, c, _: audit.verify(r, c), AUDITOR, RESEARCHER, "audit:verify", "invoke_workflow verify_audit"),
 ]
 SLOW_ALLOWED = {"train_adapter"}  # trains a real adapter: `make test-all`
