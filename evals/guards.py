@@ -4,7 +4,9 @@ The corpus (``tests/security/data/{dev,test}.jsonl``) holds adversarial cases ac
 Top 10 for LLM applications that apply here (direct and indirect prompt injection, sensitive
 information disclosure, excessive agency) plus harmful clinical requests, and benign clinical
 requests, report texts and tool outputs. The split is fixed by the case id (sha256 of source and
-text, even -> dev); rules are tuned on dev only, test is reported as held out.
+text, even -> dev); rules are tuned on dev only. The test split's first run is kept in
+``evals/results/guards_heldout_first_run.json``; its misses were then fixed, so the ``holdout``
+split (``holdout.jsonl``, written after those fixes, never tuned on) is the held-out figure.
 
 "Blocked" is what the governance gate does: user text is declined when either guard flags it
 (:func:`detect_injection` with source ``user`` or :func:`detect_harm`); retrieved and tool text
@@ -15,7 +17,7 @@ Indiana reports (``--indiana``) is screened as retrieved text: it was never used
 
 Run::
 
-    .venv/bin/python -m evals.guards                 # dev and test, writes evals/results/guards.json
+    .venv/bin/python -m evals.guards                 # dev, test, holdout; writes evals/results/guards.json
     .venv/bin/python -m evals.guards --indiana       # plus all Indiana report sections (about 30 s)
 """
 
@@ -131,14 +133,14 @@ def indiana_false_positives(limit: int | None) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Evaluate and write ``evals/results/guards.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=("dev", "test", "both"), default="both")
+    parser.add_argument("--split", choices=("dev", "test", "holdout", "all"), default="all")
     parser.add_argument("--indiana", action="store_true", help="also screen every Indiana report section as retrieved text")
     parser.add_argument("--indiana-limit", type=int, default=None)
     parser.add_argument("--show-misses", action="store_true", help="print missed and false-positive dev cases (never test)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     started = time.time()
-    splits = ("dev", "test") if args.split == "both" else (args.split,)
+    splits = ("dev", "test", "holdout") if args.split == "all" else (args.split,)
     result: dict[str, Any] = {"corpus": str(DATA.relative_to(DATA.parent.parent.parent)), "splits": {}}
     for split in splits:
         cases = load(split)
