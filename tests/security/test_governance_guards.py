@@ -9,7 +9,6 @@ the draft to review. Harmful and injected requests are declined before any data 
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
