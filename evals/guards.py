@@ -19,6 +19,7 @@ Run::
 
     .venv/bin/python -m evals.guards                 # dev, test, holdout; writes evals/results/guards.json
     .venv/bin/python -m evals.guards --indiana       # plus all Indiana report sections (about 30 s)
+    .venv/bin/python -m evals.guards --indiana --fhir-dir "$SAGE_HOME/synthetic"   # plus patient records
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def wilson(k: int, n: int, z: float = 1.96) -> list[float] | None:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
+    return [round(max(0.0, centre - half), 7), round(min(1.0, centre + half), 7)]
 
 
 def rate(k: int, n: int) -> dict[str, Any]:
@@ -132,12 +133,36 @@ def indiana_false_positives(limit: int | None) -> dict[str, Any]:
     return rate(k, n)
 
 
+def fhir_false_positives(folder: Path) -> dict[str, Any]:
+    """Share of string leaves of FHIR bundles (records as tool text: names, addresses, coding URLs) flagged."""
+    n = k = 0
+    for path in sorted(folder.rglob("*.json")):
+        bundle = json.loads(path.read_text(encoding="utf-8"))
+        for text in _strings(bundle):
+            if text.strip():
+                n += 1
+                k += detect_injection(text, "tool").flagged
+    return rate(k, n)
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Evaluate and write ``evals/results/guards.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("dev", "test", "holdout", "all"), default="all")
     parser.add_argument("--indiana", action="store_true", help="also screen every Indiana report section as retrieved text")
     parser.add_argument("--indiana-limit", type=int, default=None)
+    parser.add_argument("--fhir-dir", type=Path, default=None, help="also screen every string of the FHIR bundles under this folder as tool text (e.g. SAGE_HOME/synthetic)")
     parser.add_argument("--show-misses", action="store_true", help="print missed and false-positive dev cases (never test)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -154,6 +179,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     print(key[:-4], by_id[cid]["category"], by_id[cid]["source"], repr(by_id[cid]["text"][:160]))
     if args.indiana:
         result["indiana_sections_flagged"] = indiana_false_positives(args.indiana_limit)
+    if args.fhir_dir:
+        result["fhir_strings_flagged"] = fhir_false_positives(args.fhir_dir)
     result["seconds"] = round(time.time() - started, 1)
     result["load_average"] = [round(x, 2) for x in os.getloadavg()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -166,6 +193,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if "indiana_sections_flagged" in result:
         r = result["indiana_sections_flagged"]
         print(f"indiana sections flagged {r['rate']} ({r['k']}/{r['n']}, {r['wilson95']})")
+    if "fhir_strings_flagged" in result:
+        r = result["fhir_strings_flagged"]
+        print(f"fhir bundle strings flagged {r['rate']} ({r['k']}/{r['n']}, {r['wilson95']})")
     return result
 
 

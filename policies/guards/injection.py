@@ -76,7 +76,7 @@ INJECTION_RULES: tuple[Rule, ...] = (
     rule("exfil-data2", "sensitive-disclosure", 0.8, rf"\b(?:include|insert|append|add|write|output|reveal|print|list|disclose)\b(?:\W+\w+){{0,2}}?\W+(?:all |the |full |any |unmasked |raw )?(?:patient |personal )?{_IDENT}(?:\W+(?:of|for) (?:this|the) (?:patient|person|subject))?", sources=UNTRUSTED),
     rule("exfil-send", "sensitive-disclosure", 0.8, r"\b(?:send|email|e-mail|upload|post|forward|transmit|exfiltrate|beacon|ping)\b.{0,80}\b(?:to|at|via)\b.{0,20}(?:https?://|www\.|[\w.-]+@[\w-]+\.\w+|ftp://|webhook|pastebin|external (?:server|site|address))"),
     rule("md-image-exfil", "sensitive-disclosure", 0.9, r"!\[[^\]]*\]\(\s*https?://[^)]*[?&][^)]*="),
-    rule("url-in-data", "sensitive-disclosure", 0.5, r"https?://|www\.[a-z0-9-]+\.", sources=UNTRUSTED),
+    rule("url-in-data", "sensitive-disclosure", 0.3, r"https?://|www\.[a-z0-9-]+\.", sources=UNTRUSTED),
     # Excessive agency: acting beyond the task (writes, approvals, privilege).
     rule("agency-destroy", "excessive-agency", 0.8, r"\b(?:delete|drop|truncate|wipe|erase|purge|destroy|overwrite|remove)\b(?:\W+\w+){0,3}?\W+(?:all|every|the entire|the whole|the)?\W*(?:\w+\W+){0,2}?(?:records?|tables?|database|db|audit (?:log|trail|entries)|logs?|traces?|checkpoints?|patients? table|lakehouse|backups?)\b"),
     rule("agency-sql-write", "excessive-agency", 0.9, r";\s*(?:drop|delete|update|insert|alter|truncate|attach|copy|create|grant)\b|\b(?:drop|truncate) table\b|\bdelete from\b|\bupdate \w+ set\b|\battach (?:database )?'|\bcopy \w+ to '"),

@@ -88,3 +88,19 @@ def test_screen_evidence_drops_items_and_masks_tool_text_but_keeps_clean_evidenc
     assert {d.key for d in dropped} == {"hits", "record"} and evidence["hits"][1]["impression"] == INJECTED, "input not mutated"
     clean = {"ids": ["CXR1"], "hits": evidence["hits"][:1]}
     assert screen_evidence(clean) == (clean, [])
+
+
+def test_real_patient_records_pass_the_tool_text_screen(small_lakehouse: Settings) -> None:
+    """Synthetic FHIR bundles (names, addresses, coding-system URLs, notes) are tool text that must pass."""
+    import json
+
+    from agents.guards import screen, strings_in
+
+    bundles = sorted(small_lakehouse.synthetic_dir.rglob("*.json"))
+    assert len(bundles) >= 100
+    leaves = flagged = 0
+    for path in bundles:
+        bundle = json.loads(path.read_text(encoding="utf-8"))
+        leaves += sum(1 for _ in strings_in(bundle))
+        flagged += len(screen(bundle, "tool", harm=False))
+    assert leaves > 10_000 and flagged == 0
