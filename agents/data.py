@@ -2,6 +2,8 @@
 
 It may call only data tools (retrieval, record/SQL queries, the labeler, label updates); the
 evidence it returns lists the ids of everything it cites, which the post-check verifies.
+Retrieved and tool texts are screened for injected instructions before any model sees them
+(``agents.governance.screen_retrieved``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents.base import run_agent
+from agents.governance import screen_retrieved
 from agents.workers import jsonable, task_and_input
 from core.telemetry import Attr
 from tools.contract import Context, RunState, caller_context
@@ -22,11 +25,11 @@ def data_agent(state: RunState, runtime: Runtime[Context]) -> Command[Literal["m
 
     def body(ctx: Any, span: Any) -> dict[str, Any]:
         spec, task_input = task_and_input(state)
-        evidence = jsonable(spec.retrieve(ctx, task_input))
+        update = screen_retrieved(state, jsonable(spec.retrieve(ctx, task_input)))
         scores = [c["best_similarity"] for c in ctx.invoker.calls if "best_similarity" in c]
-        evidence["best_similarity"] = max(scores) if scores else None  # read by the review rule
-        span.set_attribute("sage.evidence.count", len(evidence.get("ids", [])))
+        update["evidence"]["best_similarity"] = max(scores) if scores else None  # read by the review rule
+        span.set_attribute("sage.evidence.count", len(update["evidence"].get("ids", [])))
         span.set_attribute(Attr.TASK, spec.name)
-        return {"evidence": evidence}
+        return update
 
     return run_agent("data", "data", state, caller_context(runtime), body)

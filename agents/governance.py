@@ -1,10 +1,15 @@
 """Governance agent: the gate before any data is touched and the check on every output.
 
 Pre-check (``governance_pre``): the policy pack must allow the task for the caller's role and
-purpose (an unknown role or purpose is denied by the pack), and the request must not look like
-prompt injection. Post-check (``governance_post``): PHI in the output is redacted, citations
+purpose (an unknown role or purpose is denied by the pack), and the request must neither look
+like prompt injection nor ask for harm (``policies.guards``: lethal dosing orders, falsified
+records, disabled alarms, ...); both are declined with the reason before any task runs.
+Evidence screening (``screen_retrieved``, called by the data agent): retrieved and tool texts
+that look like injected instructions are dropped before the model sees them, with a decision.
+Post-check (``governance_post``): PHI in the output is redacted, citations
 must point at evidence the data agent actually gathered, injected instructions in the output
-are flagged, and weak evidence (top similarity under the pack's threshold) or uncertain
+are flagged, dropped evidence and draft claims the evidence does not support (grounding) send
+the output to review, and weak evidence (top similarity under the pack's threshold) or uncertain
 findings send the output to a human through ``interrupt()``; the reviewer approves, edits or
 rejects it (``sagehealth review``), and the run resumes from the checkpoint.
 """
@@ -18,7 +23,15 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
 from agents.base import run_agent
-from agents.guards import cited_ids, injection_hits, set_path, strings_in
+from agents.guards import (
+    cited_ids,
+    grounding_reasons,
+    injection_hits,
+    screen,
+    screen_evidence,
+    set_path,
+    strings_in,
+)
 from agents.workers import task_and_input
 from core.telemetry import Attr
 from tools.contract import Context, PolicyDecisionRecord, RunState, caller_context
@@ -39,9 +52,11 @@ def governance_pre(state: RunState, runtime: Runtime[Context]) -> Command[Litera
         needed = sorted({t for step in state.get("plan", []) for t in step["tools"]} - GOVERNANCE_TOOLS)
         verdict = ctx.call_tool("policy_check", {"tools": needed or ["retrieve_similar_cases"]})
         decisions = [_decision(state, "pre", verdict.effect, f"task {request['task']!r}: {verdict.reason}", verdict.rule)]
-        hits = injection_hits({"text": request.get("text", ""), "input": request.get("input", {})})
-        if hits:
-            decisions.append(_decision(state, "pre", "deny", f"possible prompt injection in {', '.join(hits)}", "injection-heuristics"))
+        hits = screen({"text": request.get("text", ""), "input": request.get("input", {})}, "user")
+        if harm := [h for h in hits if h.guard == "harm"]:
+            decisions.append(_decision(state, "pre", "deny", "declined: the request asks for harm or falsified care (" + "; ".join(f"{h.path}: {h.reason}" for h in harm) + ")", "harm-guard"))
+        if injection := [h for h in hits if h.guard == "injection"]:
+            decisions.append(_decision(state, "pre", "deny", "possible prompt injection in " + "; ".join(f"{h.path}: {h.reason}" for h in injection), "injection-guard"))
         denied = next((d for d in decisions if d["effect"] == "deny"), None)
         span.set_attribute(Attr.POLICY_EFFECT, "deny" if denied else "allow")
         if denied:
@@ -51,13 +66,37 @@ def governance_pre(state: RunState, runtime: Runtime[Context]) -> Command[Litera
     return run_agent("governance_pre", "governance", state, caller_context(runtime), body)
 
 
+def screen_retrieved(state: RunState, evidence: dict[str, Any]) -> dict[str, Any]:
+    """State update for gathered evidence: injected items dropped, with one decision per drop.
+
+    Called by the data agent on what ``spec.retrieve`` returned, before any model sees it.
+    """
+    screened, dropped = screen_evidence(evidence)
+    decisions = [
+        _decision(state, "evidence", "redact", f"evidence {d.key} item {d.item_id or d.paths[0]} dropped: possible prompt injection in retrieved/tool text [rules: {', '.join(d.rules)}]", "injection-guard")
+        for d in dropped
+    ]
+    return {"evidence": screened, **({"policy_decisions": decisions} if decisions else {})}
+
+
+def _labeler() -> Any:
+    from lakehouse.labeler.labeler import label_text
+
+    return label_text
+
+
 def _review_reasons(state: RunState, output: dict[str, Any], ctx: Context) -> list[str]:
     evidence = state.get("evidence") or {}
     reasons: list[str] = []
+    if dropped := evidence.get("dropped_as_injection"):
+        reasons.append("retrieved evidence looked like prompt injection and was dropped: " + ", ".join(str(d.get("item_id") or d.get("key")) for d in dropped))
+    request = state.get("request") or {}
+    query = str((request.get("input") or {}).get("findings") or "")
+    reasons += grounding_reasons(str(request.get("task") or ""), output, evidence, query, _labeler())
     missing = cited_ids(output) - {str(i) for i in evidence.get("ids", [])}
     if missing:
         reasons.append(f"output cites ids not in the evidence: {sorted(missing)}")
-    if hits := injection_hits(output):
+    if hits := injection_hits(output, "tool"):
         reasons.append(f"instruction-like text in output fields {hits}")
     uncertain = sorted(output.get("uncertain") or output.get("uncertain_findings") or [])
     if output.get("needs_review"):  # the task's own checks (e.g. an empty draft)

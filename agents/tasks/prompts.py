@@ -3,14 +3,28 @@
 The cohort SQL prompt lists the raw-tier schema from :mod:`lakehouse.raw.schema`, so it cannot
 drift from the tables; whatever SQL the model writes still passes the read-only guard and the
 caller's table/column scope before it runs.
+
+Retrieved or tool text in a prompt is data, never instructions. By the time it gets here the
+data agent has dropped texts the injection guard flags (``agents.governance.screen_retrieved``);
+a prompt that shows such text also fences it: the system message includes
+:data:`policies.guards.UNTRUSTED_NOTE` and each text goes through :func:`untrusted_block`
+(``quote_untrusted``). The impression prompt (``models.prompts``, template ``impression-v1``) is
+the exception: adapters were trained on its exact shape, so :func:`prior_cases` only strips
+control sequences (chat-template tokens, fence pieces, line-start chat roles) from the examples,
+which leaves clean report text byte-identical; fencing it needs a new template version and a
+retrained adapter.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import Any
 
 from lakehouse.findings import FINDING_KEYS
 from lakehouse.raw.schema import TABLES
+from models.prompts import PriorCase
+from policies.guards import quote_untrusted, strip_control
 
 COHORT_SQL_VERSION = "cohort-sql-v1"
 
@@ -19,6 +33,16 @@ DIFFERENTIAL_DISCLAIMER = (
     "the report text, similar prior cases and the patient record, and must be reviewed by a qualified "
     "clinician together with the full clinical picture."
 )
+
+
+def untrusted_block(label: str, text: str) -> str:
+    """Retrieved/tool ``text`` fenced as data under ``label``, for prompts that state UNTRUSTED_NOTE."""
+    return quote_untrusted(text, label)
+
+
+def prior_cases(hits: Iterable[dict[str, Any]]) -> list[PriorCase]:
+    """Retrieved cases as impression-prompt examples, with control sequences stripped from their text."""
+    return [PriorCase(str(h["case_id"]), strip_control(str(h.get("findings", ""))), strip_control(str(h.get("impression", "")))) for h in hits]
 
 
 def _schema_lines() -> list[str]:

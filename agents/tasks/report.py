@@ -27,9 +27,10 @@ from pydantic import BaseModel, Field, field_validator
 
 from agents.tasks.base import TaskContext, TaskSpec, register_task
 from agents.tasks.evidence import call
+from agents.tasks.prompts import prior_cases
 from agents.tasks.text_inputs import clinical_text
 from lakehouse.findings import positive_findings
-from models.prompts import PriorCase, impression_messages
+from models.prompts import impression_messages
 
 Mode = Literal["rag", "no-rag", "retrieval-only"]
 MAX_FINDINGS_CHARS = 5000
@@ -138,7 +139,7 @@ def generate(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any]) -> dic
     assert isinstance(task, ReportInput)
     if task.mode == "retrieval-only":
         return None
-    examples = [PriorCase(h["case_id"], h.get("findings", ""), h.get("impression", "")) for h in evidence.get("hits", [])] if task.mode == "rag" else []
+    examples = prior_cases(evidence.get("hits", [])) if task.mode == "rag" else []
     args: dict[str, Any] = {"messages": impression_messages(task.findings, task.indication, examples), "max_new_tokens": task.max_new_tokens, "temperature": 0.0, "seed": 0}
     if task.adapter:
         args["adapter"] = task.adapter

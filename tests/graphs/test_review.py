@@ -86,7 +86,7 @@ def test_the_graph_itself_refuses_a_resume_by_a_caller_without_review(settings: 
     resources = Resources.for_settings(settings)
     intruder = Context(user="res-1", role="researcher", purpose="research", settings=settings, resources=resources)
     still = resume_run(resources, intruder, paused.thread_id, {"action": "approve"})
-    assert still.status == "review" and still.output is None, "the intruder's answer is discarded; the run waits again"
+    assert still.status == "review" and still.review, "the intruder's answer is discarded; the run waits again"
     refused = [d for d in still.policy_decisions if d["stage"] == "review" and d["effect"] == "deny"]
     assert refused and "res-1" in refused[0]["reason"]
     assert any((e.actor, e.action, e.decision) == ("res-1", "review:approve", "deny") for e in AuditLog(settings.audit_path).entries())
