@@ -14,7 +14,14 @@ import pytest
 
 from agents.guards import screen_evidence
 from core.settings import Settings
-from graphs.runner import run_task
+from services.base import Caller
+from services.runs import RunRequest
+from services.runs import run_task as run_service
+from tools.resources import Resources
+
+
+def run_task(settings: Settings, task: str, task_input: dict, user: str, role: str, purpose: str = "treatment", text: str = "") -> object:
+    return run_service(Resources.for_settings(settings), Caller(user=user, role=role, purpose=purpose), RunRequest(task=task, input=task_input, text=text))
 
 POISON_ID = "CXR990001"
 FINDINGS = "The heart is enlarged. Moderate right pleural effusion with right basilar airspace opacity."
