@@ -29,6 +29,7 @@ import decimal
 import hashlib
 import logging
 import re
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -39,11 +40,10 @@ from core.settings import Settings
 from lakehouse.raw.schema import TABLES
 from lakehouse.raw.store import RawStore
 from lakehouse.sql_guard import check_read_only
+from policies.scope import DataScope
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-    from policies.scope import DataScope
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,14 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+class CatalogSummary(BaseModel):
+    """What one engine's catalog holds: the answer to "what can this caller see?" (``scope show``)."""
+
+    scope: DataScope | None = Field(description="The scope (None: the trusted engine, everything).")
+    tables: dict[str, list[str]] = Field(description="Relation -> its columns, as the caller sees them.")
+    row_counts: dict[str, int] = Field(description="Relation -> rows visible.")
 
 
 def sql_fingerprint(sql: str) -> str:
@@ -131,6 +139,7 @@ class QueryEngine:
             self._raw = None
             tables = build_scoped_tables(raw, scope, settings.site)
         self._con = duckdb.connect(":memory:")
+        self._lock = threading.Lock()  # one statement (one transaction) at a time on this connection
         self._tables: set[str] = set()
         for name, data in tables.items():
             self._con.register(name, data)
@@ -177,13 +186,30 @@ class QueryEngine:
             ForbiddenQueryError: the guard refused the statement.
             QueryError: DuckDB rejected it.
         """
-        import duckdb
-
         if self.scope is not None and allowed_tables is None:
             allowed_tables = self._tables
         allowed = self._tables if allowed_tables is None else set(allowed_tables) & self._tables
         checked = check_read_only(query, allowed, allowed_columns)
         # Each statement runs in a transaction that is rolled back: nothing it might create survives it.
+        with self._lock:
+            columns, fetched = self._run(checked, max_rows)
+        truncated = len(fetched) > max_rows
+        rows = [[_plain(v) for v in row] for row in fetched[:max_rows]]
+        read = {t.removesuffix("_history") for t in allowed}
+        return QueryResult(
+            columns=columns, rows=rows, sql=checked, row_count=len(rows), truncated=truncated,
+            table_versions={t: v for t, v in self.table_versions.items() if t in read},
+            fingerprint=sql_fingerprint(checked), scope=None if self.scope is None else self.scope.key(),
+        )
+
+    def describe(self) -> CatalogSummary:
+        """Relations, columns and visible row counts of this engine's catalog."""
+        counts = {t: int(self.sql(f'SELECT count(*) FROM "{t}"').rows[0][0]) for t in sorted(self._tables)}
+        return CatalogSummary(scope=self.scope, tables={t: self.columns(t) for t in sorted(self._tables)}, row_counts=counts)
+
+    def _run(self, checked: str, max_rows: int) -> tuple[list[str], list[list[Any]]]:
+        import duckdb
+
         self._con.execute("BEGIN TRANSACTION")
         try:
             # Fetch through Arrow: exact types (UTC timestamps without pytz) and bounded reads.
@@ -199,14 +225,7 @@ class QueryEngine:
             raise QueryError(f"query failed: {exc}", hint="check table and column names with: SELECT * FROM <table> LIMIT 1") from exc
         finally:
             self._con.execute("ROLLBACK")
-        truncated = len(fetched) > max_rows
-        rows = [[_plain(v) for v in row] for row in fetched[:max_rows]]
-        read = {t.removesuffix("_history") for t in allowed}
-        return QueryResult(
-            columns=columns, rows=rows, sql=checked, row_count=len(rows), truncated=truncated,
-            table_versions={t: v for t, v in self.table_versions.items() if t in read},
-            fingerprint=sql_fingerprint(checked), scope=None if self.scope is None else self.scope.key(),
-        )
+        return columns, fetched
 
     def close(self) -> None:
         """Release the DuckDB connection."""

@@ -123,3 +123,10 @@ def test_synthetic_patients_are_spread_over_two_sites(trusted: QueryEngine) -> N
     assert set(counts) == set(SYNTHETIC_SITES) and min(counts.values()) > 0.3 * sum(counts.values())
     mismatched = trusted.sql("SELECT count(*) FROM reports r JOIN patients p USING (patient_id) WHERE r.site <> p.site").rows[0][0]
     assert mismatched == 0
+
+
+def test_describe_lists_what_the_caller_sees(researcher: QueryEngine, trusted: QueryEngine) -> None:
+    summary = researcher.describe()
+    assert summary.scope == researcher.scope and "patients_history" not in summary.tables
+    assert "mrn" not in summary.tables["patients"] and "age_band" in summary.tables["patients"]
+    assert 0 < summary.row_counts["patients"] < trusted.sql("SELECT count(*) FROM patients").rows[0][0]

@@ -89,6 +89,15 @@ ATTACKS: list[str] = [
     "COPY patients TO 'stolen.csv'",
     "DESCRIBE patients",
     "SUMMARIZE patients",
+    "SELECT to_json(COLUMNS(*)) FROM patients",
+    "SELECT COLUMNS('.*') FROM patients",
+    "SELECT regexp_extract_all(CAST(to_json(COLUMNS(*)) AS VARCHAR), '.+') FROM patients",
+    "SELECT * FROM patients AS p(a, b, c, d, e, f, g, h, i, j, k)",
+    "FROM patients SELECT *",
+    "SELECT * FROM (FROM patients)",
+    "SELECT unnest(list(p)) FROM patients p",
+    "SELECT * FROM patients p POSITIONAL JOIN reports r",
+    "SELECT * FROM reports r JOIN encounters e USING (encounter_id) JOIN patients p ON p.patient_id = r.patient_id",
 ]
 
 
