@@ -130,3 +130,11 @@ def test_describe_lists_what_the_caller_sees(researcher: QueryEngine, trusted: Q
     assert summary.scope == researcher.scope and "patients_history" not in summary.tables
     assert "mrn" not in summary.tables["patients"] and "age_band" in summary.tables["patients"]
     assert 0 < summary.row_counts["patients"] < trusted.sql("SELECT count(*) FROM patients").rows[0][0]
+
+
+@pytest.mark.parametrize(("table", "key"), [("patients", "patient_id"), ("reports", "report_id"), ("report_labels", "label_id"), ("medications", "medication_id"), ("encounters", "encounter_id")])
+def test_history_views_follow_the_same_rows(clinician: QueryEngine, trusted: QueryEngine, table: str, key: str) -> None:
+    current = {r[0] for r in clinician.sql(f"SELECT {key} FROM {table}", max_rows=100_000).rows}
+    history = {r[0] for r in clinician.sql(f"SELECT {key} FROM {table}_history", max_rows=100_000).rows}
+    assert history == current and current
+    assert len(current) < trusted.sql(f"SELECT count(DISTINCT {key}) FROM {table}_history").rows[0][0]
