@@ -9,6 +9,12 @@ function (the cohort task passes one that asks the chat model). Either way the s
 returned, and the caller's sites become a row filter in template SQL. Values are validated
 against the vocabularies or an id pattern and then quoted, never pasted raw.
 
+With a :class:`policies.scope.DataScope` the SQL is written for that caller's scoped catalog
+(``QueryEngine.for_caller``): rows are already restricted there, and ages come from the scope's
+derived column: ``age`` (completed years at the patient's latest study) or, for scopes that only
+see 5-year ``age_band`` values, the bands lying wholly inside the asked range (so every patient
+returned satisfies it; the explanation names the bands).
+
 Example::
 
     plan_cohort_query("patients over 65 with cardiomegaly on furosemide").sql
@@ -26,6 +32,7 @@ from pydantic import BaseModel, Field
 from core.errors import SageError
 from lakehouse.findings import FINDINGS
 from lakehouse.sql_guard import check_read_only
+from policies.scope import DataScope
 
 _PATIENT_ID = re.compile(r"\bpatient\s+(?:id\s+)?([A-Za-z0-9][A-Za-z0-9_.:-]{0,63})", re.I)
 _ICD10 = re.compile(r"\b([A-TV-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)\b")
@@ -127,7 +134,35 @@ def _site_clause(alias: str, sites: Sequence[str] | None) -> list[str]:
     return [f"{alias}.site IN {_in_list(sites)}"] if sites is not None else []
 
 
-def _patient_cohort(question: str, sites: Sequence[str] | None) -> CohortQuery | None:
+def _bands_within(low: int | None, high: int | None) -> list[str]:
+    from lakehouse.scoped import age_bands
+
+    return [label for label, lo, hi in age_bands() if (low is None or lo >= low) and (high is None or hi <= high)]
+
+
+def _age_where(low: int | None, high: int | None, scope: DataScope | None) -> tuple[list[str], str, dict[str, Any]]:
+    """Age conditions, the age column to select, and extra params, for the caller's catalog."""
+    if scope is None:
+        where = []
+        if low is not None:
+            where.append(f"p.birth_date <= current_date - INTERVAL {low} YEAR")
+        if high is not None:
+            where.append(f"p.birth_date > current_date - INTERVAL {high + 1} YEAR")
+        return where, "CAST(floor(date_diff('day', p.birth_date, current_date) / 365.25) AS INTEGER) AS age", {}
+    if scope.age_detail == "exact":
+        where = ([f"p.age >= {low}"] if low is not None else []) + ([f"p.age <= {high}"] if high is not None else [])
+        return where, "p.age", {}
+    if scope.age_detail == "band":
+        if low is None and high is None:
+            return [], "p.age_band", {}
+        bands = _bands_within(low, high)
+        return [f"p.age_band IN {_in_list(bands)}" if bands else "FALSE"], "p.age_band", {"age_bands": bands}
+    if low is not None or high is not None:
+        raise CohortPlanError(f"role {scope.role!r} sees no ages, so an age question cannot be answered", hint="ask without an age, or as a role whose policy shows ages")
+    return [], "", {}
+
+
+def _patient_cohort(question: str, sites: Sequence[str] | None, scope: DataScope | None = None) -> CohortQuery | None:
     conditions, rest = conditions_in(question)
     findings, drugs = findings_in(rest), drugs_in(rest)
     low, high = _age_bounds(question)
@@ -135,10 +170,8 @@ def _patient_cohort(question: str, sites: Sequence[str] | None) -> CohortQuery |
     if not (conditions or findings or drugs or low is not None or high is not None or sex):
         return None
     where = _site_clause("p", sites)
-    if low is not None:
-        where.append(f"p.birth_date <= current_date - INTERVAL {low} YEAR")
-    if high is not None:
-        where.append(f"p.birth_date > current_date - INTERVAL {high + 1} YEAR")
+    age_where, age_column, age_params = _age_where(low, high, scope)
+    where += age_where
     if sex:
         where.append(f"p.sex = {quote(sex)}")
     for finding in findings:
@@ -147,15 +180,17 @@ def _patient_cohort(question: str, sites: Sequence[str] | None) -> CohortQuery |
         where.append(f"EXISTS (SELECT 1 FROM conditions AS c WHERE c.patient_id = p.patient_id AND c.icd10_code LIKE {quote(prefix + '%')})")
     for drug in drugs:
         where.append(f"EXISTS (SELECT 1 FROM medications AS m WHERE m.patient_id = p.patient_id AND lower(m.drug_name) = {quote(drug)})")
-    columns = "count(*) AS patients" if _wants_count(question) else "p.patient_id, p.sex, CAST(floor(date_diff('day', p.birth_date, current_date) / 365.25) AS INTEGER) AS age"
+    columns = "count(*) AS patients" if _wants_count(question) else ", ".join(c for c in ("p.patient_id", "p.sex", age_column) if c)
     sql = f"SELECT {columns} FROM patients AS p" + (" WHERE " + " AND ".join(where) if where else "") + ("" if _wants_count(question) else " ORDER BY p.patient_id")
-    params = {"min_age": low, "max_age": high, "sex": sex, "findings": findings, "icd10_prefixes": conditions, "drugs": drugs}
+    params = {"min_age": low, "max_age": high, "sex": sex, "findings": findings, "icd10_prefixes": conditions, "drugs": drugs, **age_params}
     said = [f"age {low}+" if low is not None else "", f"age <= {high}" if high is not None else "", sex or ""]
+    if "age_bands" in age_params:
+        said[:2] = [f"age band {', '.join(age_params['age_bands']) or '(none fits)'} (ages are known by 5-year band only)", ""]
     said += [f"{FINDINGS[f]} on a report" for f in findings] + [f"condition ICD-10 {p}*" for p in conditions] + [f"taking {d}" for d in drugs]
     return CohortQuery(sql=sql, template="patient_cohort", params={k: v for k, v in params.items() if v}, explanation="Patients with " + ", ".join(s for s in said if s))
 
 
-def _match_template(question: str, sites: Sequence[str] | None) -> CohortQuery | None:
+def _match_template(question: str, sites: Sequence[str] | None, scope: DataScope | None = None) -> CohortQuery | None:
     q = question.lower()
     patient = _PATIENT_ID.search(question)
     if patient and re.search(r"\b(?:medications?|meds|drugs|prescriptions?)\b", q):
@@ -178,7 +213,7 @@ def _match_template(question: str, sites: Sequence[str] | None) -> CohortQuery |
             sql = f"SELECT count(DISTINCT r.report_id) AS reports {body}" if _wants_count(q) else f"SELECT DISTINCT r.report_id, r.patient_id, r.study_date, r.impression {body} ORDER BY r.report_id"
             return CohortQuery(sql=sql, template="reports_with_finding", params={"findings": findings}, explanation="Reports with " + " or ".join(FINDINGS[f] for f in findings) + " present")
     if re.search(r"\bpatients?\b|\b(?:people|men|women)\b", q):
-        return _patient_cohort(question, sites)
+        return _patient_cohort(question, sites, scope)
     return None
 
 
@@ -189,6 +224,7 @@ def plan_cohort_query(
     sites: Sequence[str] | None = None,
     allowed_tables: set[str] | None = None,
     allowed_columns: dict[str, set[str]] | None = None,
+    scope: DataScope | None = None,
 ) -> CohortQuery:
     """Plan the SQL answering ``question``: a template if one fits, else ``write_sql(question)``.
 
@@ -198,6 +234,9 @@ def plan_cohort_query(
         sites: The caller's allowed sites; template SQL filters rows to them (None: no row filter).
         allowed_tables: Tables the caller may read (guard scope; None: any lakehouse table).
         allowed_columns: Per-table column allowlist (guard scope).
+        scope: The caller's data scope: write SQL for its scoped catalog (run it on
+            ``QueryEngine.for_caller(scope)``); rows are already restricted there, so ``sites``
+            is not needed, and ages use the scope's ``age``/``age_band`` column.
 
     Raises:
         CohortPlanError: no template fits and there is no ``write_sql``, or it returned nothing.
@@ -206,7 +245,7 @@ def plan_cohort_query(
     question = question.strip()
     if not question:
         raise CohortPlanError("the question is empty", hint='ask e.g. "patients over 65 with cardiomegaly on furosemide"')
-    plan = _match_template(question, sites)
+    plan = _match_template(question, sites, scope)
     if plan is None:
         if write_sql is None:
             raise CohortPlanError(f"no query template fits {question[:80]!r}", hint="ask about patients (age, sex, finding, condition, drug), reports with a finding, counts by finding, or a patient's medications/conditions")

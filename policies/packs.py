@@ -37,6 +37,12 @@ class RolePolicy(BaseModel):
     max_sensitivity: int = Field(3, ge=0, le=5, description="Highest record sensitivity level (0 public .. 5 most restricted).")
     can_relabel: bool = Field(False, description="May submit label corrections (feedback).")
     purposes: list[str] = Field(default_factory=list, description="Purposes of use the role may declare ('treatment', 'research', ...).")
+    # Data-scope rules (policies.scope.DataScope): what the role's own DuckDB catalog holds.
+    # Defaults are the restrictive choice, so a pack that omits them leaks nothing by accident.
+    date_precision: Literal["day", "month", "year"] = Field("year", description="Dates and timestamps the role sees: exact ('day'), 'YYYY-MM' ('month') or 'YYYY' ('year').")
+    age_detail: Literal["exact", "band", "none"] = Field("none", description="Derived age column: exact completed years ('age'), 5-year band ('age_band', '90+' over 89), or none.")
+    history: bool = Field(False, description="May read the <table>_history views (every version, with provenance).")
+    free_text: Literal["keep", "scrub"] = Field("scrub", description="Report/encounter free text as stored, or with dates, names, ages over 89 and identifiers replaced by placeholders.")
 
 
 class PolicyPack(BaseModel):
@@ -48,6 +54,7 @@ class PolicyPack(BaseModel):
     min_retrieval_similarity: float = Field(0.3, ge=-1.0, le=1.0, description="Below this best-hit similarity, outputs go to human review.")
     review_on_uncertain_findings: bool = Field(True, description="Send drafts with uncertain findings to human review.")
     phi_output: Literal["redact", "deny"] = Field("redact", description="What to do when an output contains PHI.")
+    sites: list[str] = Field(default_factory=list, description="Sites (hospitals) of this deployment; a data scope for any other site is refused.")
 
     @model_validator(mode="after")
     def _roles_named(self) -> PolicyPack:

@@ -343,11 +343,12 @@ def ingest_default(settings: Settings, limit: int | None = None, progress: bool 
         store: The semantic store to write (see :class:`Ingestor`).
         embedder: The text embedder (see :class:`Ingestor`).
     """
-    from lakehouse.synth.generate import generate_bundles
+    from lakehouse.synth.generate import SYNTHETIC_SITES, generate_bundles
 
     stats = ReadStats()
     reports = list(read_indiana(limit=limit, stats=stats))
-    generated = generate_bundles(reports, settings.synthetic_dir, settings.seed, settings.site)
+    # Two synthetic hospitals (site-a, site-b: SYNTHETIC_SITES), assigned per report by hash: deterministic, so re-running adds nothing.
+    generated = generate_bundles(reports, settings.synthetic_dir, settings.seed, settings.site, sites=SYNTHETIC_SITES)
     folders = {Path(p).parent for p in generated.paths}
     report: IngestReport | None = None
     for folder in sorted(folders):

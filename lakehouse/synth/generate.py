@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEDGER_NAME = "_phi_ledger.json"
+# The shipped data plays two hospitals in one deployment, so site separation is exercised on real rows.
+SYNTHETIC_SITES: tuple[str, ...] = ("site-a", "site-b")
 _EXPLICIT_AGE = re.compile(r"\b(\d{1,3})[- ]year[- ]old", re.IGNORECASE)
 
 
@@ -92,6 +94,13 @@ def _report_text(header: list[tuple[str, str]], filled: FilledReport) -> str:
     lines = [f"{label}: {value}" for label, value in header]
     body = [("INDICATION", filled.indication), ("COMPARISON", filled.comparison), ("FINDINGS", filled.findings), ("IMPRESSION", filled.impression)]
     return "\n".join(lines) + "\n\n" + "\n\n".join(f"{name}: {text}" for name, text in body) + "\n"
+
+
+def site_for(report_id: str, sites: tuple[str, ...] | list[str]) -> str:
+    """The site a report's synthetic patient belongs to: a hash of the report id, stable under any subset or order."""
+    if not sites:
+        raise ValueError("at least one site is needed")
+    return sites[int.from_bytes(hashlib.sha256(f"site|{report_id}".encode()).digest()[:4], "big") % len(sites)]
 
 
 def build_bundle(report: IndianaReport, seed: int, site: str) -> tuple[dict[str, Any], BundleLedger]:
@@ -172,11 +181,11 @@ def build_bundle(report: IndianaReport, seed: int, site: str) -> tuple[dict[str,
         "timestamp": start.isoformat(),
         "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in entries],
     }
-    ledger = BundleLedger(report_id=report.report_id, patient_id=pid, bundle=f"{report.report_id}.json", phi=phi)
+    ledger = BundleLedger(report_id=report.report_id, patient_id=pid, bundle=f"{report.report_id}.json", site=site, phi=phi)
     return bundle, ledger
 
 
-def generate_bundles(reports: Iterable[IndianaReport], out_dir: Path, seed: int, site: str, progress: bool = False) -> GenerationResult:
+def generate_bundles(reports: Iterable[IndianaReport], out_dir: Path, seed: int, site: str, progress: bool = False, *, sites: tuple[str, ...] | list[str] | None = None) -> GenerationResult:
     """Write one synthetic patient bundle per report and the PHI ledger into ``out_dir``.
 
     Args:
@@ -185,6 +194,7 @@ def generate_bundles(reports: Iterable[IndianaReport], out_dir: Path, seed: int,
         seed: Same seed (and Faker version) -> byte-identical bundles.
         site: Site tag written on every patient (access control filters on it).
         progress: Show a progress bar (CLI use).
+        sites: Spread patients over these sites instead (:func:`site_for`); ``site`` then only names the ledger.
     """
     from tqdm import tqdm
 
@@ -192,7 +202,7 @@ def generate_bundles(reports: Iterable[IndianaReport], out_dir: Path, seed: int,
     ledger = PhiLedger(seed=seed, site=site)
     paths: list[Path] = []
     for report in tqdm(reports, desc="synthetic patients", unit="bundle", disable=not progress):
-        bundle, entry = build_bundle(report, seed, site)
+        bundle, entry = build_bundle(report, seed, site_for(report.report_id, sites) if sites else site)
         path = out_dir / entry.bundle
         _atomic_write(path, (json.dumps(bundle, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
         ledger.bundles.append(entry)

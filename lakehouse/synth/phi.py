@@ -40,6 +40,7 @@ class BundleLedger(BaseModel):
     report_id: str
     patient_id: str
     bundle: str = Field(description="File name of the bundle inside the output folder.")
+    site: str | None = Field(None, description="Site tag of the patient (ledgers of multi-site runs).")
     phi: list[PhiItem]
 
 
