@@ -42,7 +42,7 @@ class FeedbackRules(BaseModel):
     review_uncertain: bool = Field(True, description="A correction to or from 'uncertain' needs a second reviewer.")
     propagate: bool = Field(True, description="Propose the correction to similar cases.")
     require_text_support: bool = Field(True, description="A similar case gets a proposal only if its own report text states the new label.")
-    similarity_threshold: float = Field(0.8, ge=-1.0, le=1.0, description="Minimum cosine (findings text) of a similar case.")
+    similarity_threshold: float = Field(0.7, ge=-1.0, le=1.0, description="Minimum cosine (findings text) of a similar case.")
     max_candidates: int = Field(30, ge=1, le=1000, description="Nearest cases examined per corrected finding.")
     auto_apply_confidence: float = Field(0.85, ge=0.0, le=1.01, description="Proposals at or above this confidence are applied; the others are queued for review.")
     propagate_splits: list[str] | None = Field(None, description="Only cases of these splits receive proposals; None = any split.")

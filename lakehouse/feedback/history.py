@@ -77,7 +77,7 @@ def queued_proposals(settings: Settings, case_id: str | None = None) -> list[Pro
             continue
         change = json.loads(r["changes"])[0]
         out.append(Proposal(proposal_id=r["event_id"], event_id=r["parent_event_id"], case_id=r["case_id"], finding=change["finding"], old=change["old"], new=change["new"],
-                            similarity=r["similarity"], supporting_sentence=r["supporting_sentence"], confidence=r["confidence"], status="queued"))
+                            similarity=r["similarity"], support=change.get("support", "stated"), supporting_sentence=r["supporting_sentence"], confidence=r["confidence"], status="queued"))
     return sorted(out, key=lambda p: p.proposal_id)
 
 

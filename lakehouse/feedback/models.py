@@ -18,6 +18,8 @@ EventKind = Literal["correction", "propagation", "rollback", "import"]
 """What made a label version: a clinician's correction, a proposal it caused, a rollback, or a bulk import (evaluation noise, migrations)."""
 
 Status = Literal["applied", "needs_review", "rejected"]
+Support = Literal["stated", "not_mentioned", "contradicted"]
+"""How a case's own report supports a proposed state (see :func:`lakehouse.feedback.propagate.text_support`)."""
 ProposalStatus = Literal["applied", "queued", "rejected", "rolled_back"]
 
 
@@ -86,7 +88,8 @@ class Proposal(BaseModel):
     old: FindingState | None
     new: FindingState
     similarity: float = Field(description="Cosine of the case's findings text to the corrected case's.")
-    supporting_sentence: str | None = Field(description="Sentence of the case's own report that states the new label (None: not checked or not found).")
+    support: Support = Field("stated", description="stated: the report says so; not_mentioned: new state absent and the report never mentions it; contradicted: only without the text check.")
+    supporting_sentence: str | None = Field(description="Sentence of the case's own report that states the new label (None when not stated).")
     confidence: float
     status: ProposalStatus
 

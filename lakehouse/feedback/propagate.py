@@ -11,7 +11,8 @@ A case receives a proposal for a corrected finding when (issue #19):
    the proposal's evidence (with ``rules.require_text_support=False`` this check is skipped,
    which is the evaluation's "propagation without text support" arm).
 
-Confidence is the similarity, halved when the text does not support the new state; proposals
+Confidence is the similarity, times 0.9 when the new state is ``absent`` and the text never
+mentions the finding, and halved when the text contradicts it (only without the check); proposals
 at or above ``rules.auto_apply_confidence`` are applied with the correction, the others (and
 every proposal for a high-impact finding) are queued for review.
 """
@@ -20,23 +21,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from lakehouse.feedback.models import FindingChange, Proposal
+from lakehouse.feedback.models import FindingChange, Proposal, Support
 from lakehouse.findings import FindingState
 from lakehouse.semantic.base import CasePoint, SearchFilter, SemanticStore
 from policies.feedback_rules import FeedbackRules
 
+_WEIGHT: dict[str, float] = {"stated": 1.0, "not_mentioned": 0.9, "contradicted": 0.5}
 
-def text_support(payload: dict[str, Any], finding: str, state: FindingState) -> tuple[bool, str | None]:
-    """Whether the case's own report states ``finding`` as ``state``, and the first sentence that does."""
+
+def text_support(payload: dict[str, Any], finding: str, state: FindingState) -> tuple[Support, str | None]:
+    """How the case's own report supports ``finding`` = ``state``, and the first sentence that says so.
+
+    ``stated``: the labeler reads that state off the text. ``not_mentioned``: the new state is
+    ``absent`` and the text never mentions the finding (weaker: nothing contradicts it).
+    ``contradicted``: the text says otherwise.
+    """
     from lakehouse.labeler import aggregate
     from lakehouse.labeler.rules import find_mentions
 
     text = f"{payload.get('impression') or ''}\n{payload.get('findings') or ''}"
     sentences, found = find_mentions(text)
-    if aggregate(found).get(finding) != state:
-        return False, None
+    read = aggregate(found).get(finding)
+    if read is None and state == "absent":
+        return "not_mentioned", None
+    if read != state:
+        return "contradicted", None
     first = next((m for m in found if m.finding == finding and m.state == state), None)
-    return True, (sentences[first.sentence] if first is not None and first.sentence < len(sentences) else None)
+    return "stated", (sentences[first.sentence] if first is not None and first.sentence < len(sentences) else None)
 
 
 def _candidates(store: SemanticStore, point: CasePoint, finding: str, old: FindingState | None, rules: FeedbackRules) -> list[tuple[str, float, dict[str, Any]]]:
@@ -77,13 +88,13 @@ def find_proposals(store: SemanticStore, point: CasePoint, before: dict[str, Fin
         if old == change.new:
             continue
         for case_id, similarity, payload in _candidates(store, point, change.finding, old, rules):
-            supported, sentence = text_support(payload, change.finding, change.new)
-            if rules.require_text_support and not supported:
+            support, sentence = text_support(payload, change.finding, change.new)
+            if rules.require_text_support and support == "contradicted":
                 continue
-            confidence = round(similarity if supported else similarity / 2, 4)
+            confidence = round(similarity * _WEIGHT[support], 4)
             auto = confidence >= rules.auto_apply_confidence and change.finding not in rules.high_impact_findings
             proposals.append(Proposal(
                 proposal_id=f"{event_id}.p{len(proposals) + 1}", event_id=event_id, case_id=case_id, finding=change.finding, old=old, new=change.new,
-                similarity=round(similarity, 4), supporting_sentence=sentence, confidence=confidence, status="applied" if auto else "queued",
+                similarity=round(similarity, 4), support=support, supporting_sentence=sentence, confidence=confidence, status="applied" if auto else "queued",
             ))
     return proposals

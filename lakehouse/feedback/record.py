@@ -54,7 +54,7 @@ def proposal_row(p: Proposal, event: FeedbackEvent, created_at: str) -> dict[str
     """The ``feedback_events`` row of a proposal."""
     return {
         "event_id": p.proposal_id, "kind": "proposal", "status": p.status, "case_id": p.case_id,
-        "changes": dumps([{"finding": p.finding, "old": p.old, "new": p.new}]), "user": event.clinician.user, "role": event.clinician.role,
+        "changes": dumps([{"finding": p.finding, "old": p.old, "new": p.new, "support": p.support}]), "user": event.clinician.user, "role": event.clinician.role,
         "reviewer": None, "reason": "propagated from " + event.event_id, "run_id": event.run_id, "parent_event_id": event.event_id,
         "similarity": p.similarity, "confidence": p.confidence, "supporting_sentence": p.supporting_sentence, "created_at": created_at,
     }
