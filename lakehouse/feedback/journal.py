@@ -15,7 +15,8 @@ simply did not happen.
 other, so the second sees the first's version and both are kept.
 
 Test hook: ``SAGE_FEEDBACK_CRASH_AT=<point>`` kills the process (``os._exit(137)``) when the
-apply reaches that point; ``SAGE_FEEDBACK_PAUSE_AT=<point>:<seconds>`` sleeps there.
+apply reaches that point; ``SAGE_FEEDBACK_PAUSE_AT=<point>:<seconds>`` sleeps there (touching the
+file ``SAGE_FEEDBACK_PAUSE_MARKER`` names first, so a test knows when to kill the process).
 """
 
 from __future__ import annotations
@@ -96,4 +97,7 @@ def checkpoint(point: str) -> None:
         os._exit(137)
     pause = os.environ.get("SAGE_FEEDBACK_PAUSE_AT", "")
     if pause.startswith(f"{point}:"):
+        marker = os.environ.get("SAGE_FEEDBACK_PAUSE_MARKER")
+        if marker:
+            Path(marker).touch()
         time.sleep(float(pause.split(":", 1)[1]))
