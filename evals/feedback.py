@@ -168,7 +168,10 @@ def evaluate_feedback(settings: Settings, *, cycles: int = 5, runs_per_cycle: in
                         for case, wrong in sim.wrong_labels(arm.store, truth, FINDINGS, cited).items():
                             arm.submit(case, {f: w for f, w in wrong.items()}, noisy)
                             corrections += 1
-                arm.rows.append(_row(arm, cycle, corrections, noisy, tests, refs, embedder, bootstrap_rounds, seed, preds))
+                if cycle and name == "static":  # nothing changes without feedback: the cycle-0 figures hold
+                    arm.rows.append(arm.rows[0].model_copy(update={"cycle": cycle}))
+                else:
+                    arm.rows.append(_row(arm, cycle, corrections, noisy, tests, refs, embedder, bootstrap_rounds, seed, preds))
                 log.warning("%s cycle %d: %s", name, cycle, arm.rows[-1].model_dump(exclude={"macro_f1_ci"}))
             result_arms[name] = arm.rows
             close_stores()
