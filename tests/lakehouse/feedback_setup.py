@@ -20,7 +20,7 @@ DR_B = Clinician(user="dr-b", role="radiologist", purpose="quality")
 def writable_copy(source: Settings, target: Path) -> Settings:
     """A private copy of a built SAGE_HOME (the shared one stays read-only); stores are flushed first."""
     close_stores()
-    shutil.copytree(source.home, target, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "feedback"))
+    shutil.copytree(source.home, target, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "feedback", "models", "synthetic"))
     return Settings(home=target)
 
 
