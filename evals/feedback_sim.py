@@ -1,0 +1,108 @@
+"""Pieces of the co-evolution evaluation: label noise, the simulated clinician, drafts and metrics.
+
+Truth is the label set the project labeler read off each report at ingest (what the corpus
+holds before noise). Noise flips a known fraction of the stated labels of a few findings in the
+train split (present -> absent, and as many absent -> present, so prevalence is unchanged).
+The simulated clinician runs report drafts on train cases, looks at the labels of the cases each
+draft cites, and corrects every one that differs from the truth, exactly as a reviewer would
+who knows the answer. Held-out test cases are never corrected nor used to choose any setting.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from lakehouse.semantic.base import SearchFilter, SemanticStore
+
+Truth = dict[str, dict[str, str]]
+
+
+def train_truth(store: SemanticStore) -> Truth:
+    """Case -> labels of every train case, as ingested (before any noise)."""
+    return {p.case_id: dict(p.payload.get("labels") or {}) for p in store.scroll(SearchFilter(split="train"), limit=1_000_000)}
+
+
+def noise_plan(truth: Truth, findings: Sequence[str], fraction: float, seed: int) -> dict[str, dict[str, str]]:
+    """Case -> finding -> flipped state: ``fraction`` of each finding's present labels, and as many absent ones."""
+    rng = random.Random(seed)
+    flips: dict[str, dict[str, str]] = {}
+    for finding in findings:
+        present = sorted(c for c, labels in truth.items() if labels.get(finding) == "present")
+        absent = sorted(c for c, labels in truth.items() if labels.get(finding) == "absent")
+        n = round(fraction * len(present))
+        for case in rng.sample(present, n):
+            flips.setdefault(case, {})[finding] = "absent"
+        for case in rng.sample(absent, min(n, len(absent))):
+            flips.setdefault(case, {})[finding] = "present"
+    return flips
+
+
+def wrong_labels(store: SemanticStore, truth: Truth, findings: Sequence[str], cases: Sequence[str] | None = None) -> dict[str, dict[str, tuple[str | None, str]]]:
+    """Case -> finding -> (current state, true state) for every evaluated finding that differs from the truth."""
+    ids = sorted(truth) if cases is None else [c for c in cases if c in truth]
+    out: dict[str, dict[str, tuple[str | None, str]]] = {}
+    for start in range(0, len(ids), 2000):
+        for point in store.retrieve(ids[start : start + 2000]):
+            labels = point.payload.get("labels") or {}
+            for f in findings:
+                true = truth[point.case_id].get(f)
+                if true is not None and labels.get(f) != true:
+                    out.setdefault(point.case_id, {})[f] = (labels.get(f), true)
+    return out
+
+
+def label_accuracy(store: SemanticStore, truth: Truth, findings: Sequence[str]) -> tuple[float, int]:
+    """Fraction of the (train case, evaluated finding) labels stated in the truth that the corpus holds correctly."""
+    total = sum(1 for labels in truth.values() for f in findings if f in labels)
+    wrong = sum(len(v) for v in wrong_labels(store, truth, findings).values())
+    return (1 - wrong / total if total else 1.0), total
+
+
+def query_pool(truth: Truth, findings: Sequence[str], seed: int) -> list[str]:
+    """Train cases the clinician reports on: those whose truth states one of the evaluated findings present, shuffled."""
+    pool = sorted(c for c, labels in truth.items() if any(labels.get(f) == "present" for f in findings))
+    random.Random(seed + 1).shuffle(pool)
+    return pool
+
+
+def draft_positives(store: SemanticStore, embedder: Any, cases: Sequence[dict[str, Any]], abnormal: Sequence[str]) -> list[set[str]]:
+    """Retrieval-only drafts (nearest train case's impression, label-aware) of test cases, as positive findings."""
+    from lakehouse.labeler import label_text
+    from lakehouse.retrieval import retrieve_batch
+
+    hits = retrieve_batch(store, embedder, [c["findings"] for c in cases], k=1, exclude_ids=[[c["case_id"]] for c in cases], base_filter=SearchFilter(split="train"))
+    drafts = [row[0].impression if row else "" for row in hits]
+    return [{k for k, v in label_text(d).items() if v == "present" and k in abnormal} for d in drafts]
+
+
+def macro_f1(pred: Sequence[set[str]], ref: Sequence[set[str]], findings: Sequence[str], idx: np.ndarray | None = None) -> float:
+    """Mean over ``findings`` of the per-finding F1 (a finding with no positives anywhere scores 1 if never predicted)."""
+    rows = range(len(pred)) if idx is None else idx
+    scores = []
+    for f in findings:
+        tp = fp = fn = 0
+        for i in rows:
+            p, r = f in pred[i], f in ref[i]
+            tp += p and r
+            fp += p and not r
+            fn += r and not p
+        scores.append(1.0 if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(scores))
+
+
+def bootstrap(pred: Sequence[set[str]], ref: Sequence[set[str]], findings: Sequence[str], rounds: int, seed: int, base: Sequence[set[str]] | None = None) -> tuple[float, float]:
+    """95% percentile interval of macro F1 over resampled test cases (paired difference to ``base`` if given)."""
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(rounds):
+        idx = rng.integers(0, len(pred), len(pred))
+        value = macro_f1(pred, ref, findings, idx)
+        if base is not None:
+            value -= macro_f1(base, ref, findings, idx)
+        values.append(value)
+    low, high = np.percentile(values, [2.5, 97.5])
+    return round(float(low), 4), round(float(high), 4)

@@ -1,0 +1,104 @@
+"""Apply one journalled plan to the raw tier, the Qdrant payloads and the audit log, idempotently.
+
+A plan (a JSON-able dict, see :func:`new_plan`) lists everything one event writes:
+
+- ``events``: ``feedback_events`` rows (the correction, its proposals, a rollback);
+- ``versions``: one new label version per touched case (full label snapshot + what changed);
+- ``audit``: audit events.
+
+:func:`apply_plan` writes them in that order, then the payloads, then the audit entries. Each
+writer is a no-op for content already there, so applying a plan twice (a replay after a crash)
+changes nothing the first run already did. The per-finding rows of ``report_labels`` keep
+every other reader (SQL views, cohorts, datasets) on the current labels; a finding taken back
+to "not stated" gets the state ``not_stated`` there and disappears from the payload labels.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from core.settings import Settings
+from lakehouse.feedback import journal
+from lakehouse.feedback.tables import FeedbackTables, dumps
+from lakehouse.findings import positive_findings
+from lakehouse.semantic.base import SemanticStore
+from policies.audit import AuditEvent, AuditLog
+
+NOT_STATED = "not_stated"
+"""``report_labels.state`` of a finding a version no longer states (append-only: no row is deleted)."""
+
+
+def now_iso() -> str:
+    """UTC now as ISO text (stored in the plan, so a replay writes identical rows)."""
+    return datetime.now(UTC).isoformat()
+
+
+def new_plan(plan_id: str) -> dict[str, Any]:
+    """An empty plan."""
+    return {"plan_id": plan_id, "created_at": now_iso(), "events": [], "versions": [], "audit": []}
+
+
+def version_row(plan: dict[str, Any], *, case_id: str, version: int, labels: dict[str, str], before: dict[str, str], kind: str, event_id: str,
+                parent_event_id: str | None, actor: str, role: str | None, reason: str | None) -> dict[str, Any]:
+    """Add a label version of ``case_id`` to the plan (``changed`` is computed from ``before``)."""
+    changed = {f: [before.get(f), labels.get(f)] for f in sorted(set(before) | set(labels)) if before.get(f) != labels.get(f)}
+    row = {
+        "version_id": f"{case_id}@{version}", "case_id": case_id, "version": version, "labels": dict(sorted(labels.items())), "changed": changed,
+        "kind": kind, "event_id": event_id, "parent_event_id": parent_event_id, "actor": actor, "role": role, "reason": reason, "created_at": plan["created_at"],
+    }
+    plan["versions"].append(row)
+    return row
+
+
+def _label_rows(versions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for v in versions:
+        for finding, (_, after) in v["changed"].items():
+            rows.append({
+                "label_id": f"{v['case_id']}/{finding}", "report_id": v["case_id"], "finding": finding, "state": after or NOT_STATED,
+                "label_version": v["version"], "labeler": f"{v['kind']}:{v['event_id']}",
+            })
+    return rows
+
+
+def _audit(audit: AuditLog, plan: dict[str, Any], replay: bool) -> None:
+    seen: set[tuple[str, str]] = set()
+    if replay:  # a crashed run may have written some of them already
+        seen = {(e.action, e.resource) for e in audit.entries() if e.details.get("plan_id") == plan["plan_id"]}
+    for event in plan["audit"]:
+        if (event["action"], event["resource"]) not in seen:
+            audit.append(AuditEvent(**{**event, "details": {**event.get("details", {}), "plan_id": plan["plan_id"]}}))
+
+
+def apply_plan(settings: Settings, store: SemanticStore, audit: AuditLog, plan: dict[str, Any], replay: bool = False) -> None:
+    """Write a journalled plan to every store, then mark it done (caller holds :func:`journal.apply_lock`)."""
+    from lakehouse.raw.store import RawStore
+
+    tables = FeedbackTables(settings)
+    tables.append("feedback_events", plan["events"])
+    journal.checkpoint("after_events")
+    rows = _label_rows(plan["versions"])
+    if rows:
+        RawStore(settings).append("report_labels", rows, source=f"feedback:{plan['plan_id']}", batch_id=plan["plan_id"])
+    journal.checkpoint("after_report_labels")
+    tables.append("label_versions", [{**v, "labels": dumps(v["labels"]), "changed": dumps(v["changed"])} for v in plan["versions"]])
+    journal.checkpoint("after_label_versions")
+    for i, v in enumerate(plan["versions"]):
+        labels = v["labels"]
+        store.set_payload(v["case_id"], {"labels": labels, "positive_findings": positive_findings(labels), "label_version": v["version"]})
+        if i == 0:
+            journal.checkpoint("mid_payloads")
+    journal.checkpoint("after_payloads")
+    _audit(audit, plan, replay)
+    journal.checkpoint("after_audit")
+    journal.done(settings, plan["plan_id"])
+
+
+def replay_pending(settings: Settings, store: SemanticStore, audit: AuditLog) -> list[str]:
+    """Finish every plan a crashed process left in the journal; returns their ids (caller holds the lock)."""
+    replayed = []
+    for plan in journal.pending(settings):
+        apply_plan(settings, store, audit, plan, replay=True)
+        replayed.append(plan["plan_id"])
+    return replayed
