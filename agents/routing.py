@@ -22,6 +22,8 @@ from core.errors import SageError
 from core.settings import Settings
 
 MIN_SIMILARITY = 0.30  # below this the text is unlike every task: decline rather than guess
+# Replies, not destinations of similarity: the legacy router declines on its own threshold instead.
+NOT_EMBEDDING_ROUTED = frozenset({"clarify", "decline"})
 
 
 class OutOfScopeError(SageError):
@@ -63,7 +65,7 @@ def route_by_embedding(settings: Settings, text: str) -> Route:
     """Best task by max cosine similarity to its description/examples; raises OutOfScopeError."""
     from models.embedder import TextEmbedder
 
-    specs = all_tasks()
+    specs = [s for s in all_tasks() if s.name not in NOT_EMBEDDING_ROUTED]
     owners, matrix = _task_matrix(settings, specs)
     query = TextEmbedder.from_settings(settings).embed([text])[0]
     sims = matrix @ query

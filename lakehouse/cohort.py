@@ -150,7 +150,8 @@ def _patient_cohort(question: str, sites: Sequence[str] | None) -> CohortQuery |
     columns = "count(*) AS patients" if _wants_count(question) else "p.patient_id, p.sex, CAST(floor(date_diff('day', p.birth_date, current_date) / 365.25) AS INTEGER) AS age"
     sql = f"SELECT {columns} FROM patients AS p" + (" WHERE " + " AND ".join(where) if where else "") + ("" if _wants_count(question) else " ORDER BY p.patient_id")
     params = {"min_age": low, "max_age": high, "sex": sex, "findings": findings, "icd10_prefixes": conditions, "drugs": drugs}
-    said = [f"age {low}+" if low is not None else "", f"age <= {high}" if high is not None else "", sex or ""]
+    # Say it the way it was asked: "over 65" is "older than 65" (66 or more at the last birthday), not "66+".
+    said = [f"older than {low - 1} (age >= {low} at the last birthday)" if low is not None else "", f"younger than {high + 1} (age <= {high})" if high is not None else "", sex or ""]
     said += [f"{FINDINGS[f]} on a report" for f in findings] + [f"condition ICD-10 {p}*" for p in conditions] + [f"taking {d}" for d in drugs]
     return CohortQuery(sql=sql, template="patient_cohort", params={k: v for k, v in params.items() if v}, explanation="Patients with " + ", ".join(s for s in said if s))
 
