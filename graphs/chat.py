@@ -22,6 +22,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from agents.chat import answer_text, chat_router, decline
+from agents.chat_routing import remember_runs, run_record
 from core.settings import Settings
 from core.telemetry import Attr, get_tracer
 from graphs.checkpoint import open_checkpointer
@@ -33,13 +34,21 @@ from graphs.state import ClinicalState
 def answer(state: dict[str, Any], runtime: Runtime[Context]) -> dict[str, Any]:
     """Graph node: run the routed task through the clinical graph, then reply (streamed)."""
     run_id = state.get("run_id") or f"run-{uuid.uuid4().hex[:12]}"
-    task_state = {"request": state["request"], "caller": state["caller"], "run_id": run_id, "thread_id": state["thread_id"], "plan": [], "step": 0, "route_reason": state.get("route_reason", ""), "evidence": {}, "drafts": None, "output": None, "error": None, "status": "running"}
-    result = clinical_graph.invoke(task_state, context=runtime.context)
-    text = answer_text(state["request"]["task"], result)
+    # A multi-intent turn carries its further steps in request["then"]; they run in order, same run id.
+    requests = [{k: v for k, v in state["request"].items() if k != "then"}, *state["request"].get("then", [])]
+    texts, results = [], []
+    for request in requests:
+        task_state = {"request": request, "caller": state["caller"], "run_id": run_id, "thread_id": state["thread_id"], "plan": [], "step": 0, "route_reason": state.get("route_reason", ""), "evidence": {}, "drafts": None, "output": None, "error": None, "status": "running"}
+        results.append(clinical_graph.invoke(task_state, context=runtime.context))
+        texts.append(answer_text(request["task"], results[-1]))
+    text = "\n\n".join(texts)
     writer = get_stream_writer()
     for word in text.split(" "):
         writer({"delta": word + " "})
-    return {"messages": [AIMessage(content=text)], "run_id": run_id, "output": result.get("output"), "evidence": result.get("evidence") or {}, "status": result.get("status", "done"), "policy_decisions": result.get("policy_decisions", [])}
+    result = results[0]
+    ids = list(dict.fromkeys(i for r in results for i in (r.get("evidence") or {}).get("ids", [])))
+    memory = remember_runs(state.get("memory") or {}, [run_record(q, r, state.get("route_reason", "")) for q, r in zip(requests, results, strict=True)])
+    return {"messages": [AIMessage(content=text)], "run_id": run_id, "output": result.get("output"), "evidence": {**(result.get("evidence") or {}), "ids": ids}, "status": result.get("status", "done"), "policy_decisions": [d for r in results for d in r.get("policy_decisions", [])], "memory": memory}
 
 
 builder = StateGraph(ClinicalState, context_schema=Context)
@@ -64,9 +73,9 @@ class ChatReply(BaseModel):
     turns: int = Field(description="Messages in the thread after this turn (memory).")
 
 
-def chat_turn(settings: Settings, thread_id: str, message: str, user: str, role: str, purpose: str = "treatment", on_delta: Callable[[str], None] | None = None) -> ChatReply:
-    """Send one message on a thread; the reply is streamed to ``on_delta`` and returned."""
-    context = Context(user=user, role=role, purpose=purpose, settings=settings)
+def chat_turn(settings: Settings, thread_id: str, message: str, user: str, role: str, purpose: str = "treatment", on_delta: Callable[[str], None] | None = None, router: Any = None) -> ChatReply:
+    """Send one message on a thread; the reply is streamed to ``on_delta`` and returned (``router``: an ``agents.router.Router``)."""
+    context = Context(user=user, role=role, purpose=purpose, settings=settings, router=router)
     config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 40}
     with get_tracer().start_as_current_span("invoke_workflow chat") as span:
         span.set_attribute(Attr.OPERATION, "invoke_workflow")

@@ -8,7 +8,7 @@ request body: a prompt cannot make a run act for another user. Nodes read it thr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from core.settings import Settings
 
@@ -25,6 +25,7 @@ class Context:
     adapter: str | None = field(default=None, metadata={"description": "LoRA adapter for report drafting; None uses settings.adapter."})
     routing: Literal["embedding", "llm"] = field(default="embedding", metadata={"description": "How the planner routes free text: embedding similarity or the chat model."})
     max_new_tokens: int | None = field(default=None, metadata={"description": "Overrides the task's generation budget when set (sagehealth run --max-new-tokens)."})
+    router: Any = field(default=None, metadata={"description": "agents.router.Router for chat turns (held by the caller); None: the legacy embedding router."})
 
     @property
     def model_name(self) -> str:
