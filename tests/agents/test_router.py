@@ -95,3 +95,24 @@ def test_regression_floor_on_the_test_split(router: Router) -> None:
     assert score.accuracy.value >= TEST_SPLIT_FLOOR, score.errors
     assert score.must_decline_declined.value == 1.0, [e for e in score.errors if e["expected"] == "decline"]
     assert score.ordinary_declined.value < 0.02
+
+
+@pytest.mark.parametrize("task", sorted(PER_TASK))
+def test_plan_shows_the_route_and_each_steps_tools(router: Router, task: str) -> None:
+    from agents.routed_plan import plan_routed
+
+    for text in PER_TASK[task]:
+        routed = plan_routed(router, text)
+        assert routed.decision.task == task and routed.plans[0].task == task
+        agents = [s.agent for s in routed.plans[0].steps]
+        assert agents[0] == "governance_pre" and agents[-1] == "governance_post"
+
+
+def test_plan_has_no_model_step_when_a_template_answers(router: Router) -> None:
+    from agents.routed_plan import plan_routed
+
+    templated = plan_routed(router, "how many patients over 65 have cardiomegaly").plans[0]
+    assert "model" not in [s.agent for s in templated.steps]
+    assert "generate_text" not in {t for s in templated.steps for t in s.tools}
+    multi = plan_routed(router, "draft impression for: cardiomegaly, small effusion; then check if furosemide interacts with digoxin")
+    assert [p.task for p in multi.plans] == ["report", "interactions"]
