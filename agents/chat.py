@@ -57,6 +57,8 @@ def chat_router(state: RunState, runtime: Runtime[Context]) -> Command[Literal["
         "output": None,
     }
     state = {**state, **turn}  # type: ignore[typeddict-item]
+    if ctx.routing == "embedding":  # the default: the trained router (rules, classifier, thread context)
+        return _routed(state, ctx, text, turn)
     with agent_span("planner", state) as span:
         try:
             if hits := injection_hits(text):
@@ -73,6 +75,28 @@ def chat_router(state: RunState, runtime: Runtime[Context]) -> Command[Literal["
         span.set_attribute(Attr.ROUTE_REASON, decision.reason)
     update = {**turn, "request": {"task": spec.name, "input": task_input, "text": text}, "route_reason": decision.reason, "status": "running", "error": None, "memory": memory}
     return Command(update=update, goto="answer")
+
+
+def _routed(state: RunState, ctx: Context, text: str, turn: dict[str, Any]) -> Command[Literal["answer", "decline"]]:
+    """Route with the installation's :class:`agents.router.Router`: every turn gets a task, declines included."""
+    from agents.chat_routing import routed_requests
+    from agents.router import router_for
+
+    with agent_span("planner", state) as span:
+        try:
+            decision, requests, memory = routed_requests(router_for(ctx.res), text, state.get("memory") or {})
+        except SageError as exc:
+            span.set_attribute(Attr.ROUTE, "decline")
+            span.set_attribute(Attr.ROUTE_REASON, exc.message)
+            return Command(update={**turn, "status": "denied", "error": {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint, "agent": "planner"}}, goto="decline")
+        span.set_attribute(Attr.ROUTE, " -> ".join(r["task"] for r in requests))
+        span.set_attribute(Attr.ROUTE_REASON, decision.reason)
+    if decision.task == "decline":  # nothing of a declined turn runs, not even its harmless parts
+        reason = requests[0]["input"]["reason"]
+        error = {"type": "Declined", "message": reason, "hint": decision.reason if decision.method == "rules" else None, "agent": "planner"}
+        return Command(update={**turn, "status": "denied", "error": error, "route_reason": decision.reason, "memory": memory}, goto="decline")
+    first = {**requests[0], "then": requests[1:]}
+    return Command(update={**turn, "request": first, "route_reason": decision.reason, "status": "running", "error": None, "memory": memory}, goto="answer")
 
 
 def remember(input_model: type[BaseModel], task_input: dict[str, Any], memory: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -97,7 +121,10 @@ def decline(state: RunState) -> dict[str, Any]:
     text = f"I can't help with that: {error.get('message', 'out of scope')}."
     if error.get("hint"):
         text += f" ({error['hint']})"
-    return {"messages": [AIMessage(content=text)]}
+    memory = dict(state.get("memory") or {})
+    record = {"task": "decline", "status": "denied", "route_reason": str(state.get("route_reason") or "")[:300], "error": {"message": str(error.get("message", ""))[:300]}, "evidence_ids": [], "tools": []}
+    memory["runs"] = [*memory.get("runs", []), record][-10:]
+    return {"messages": [AIMessage(content=text)], "memory": memory}
 
 
 def answer_text(task: str, result: dict[str, Any]) -> str:

@@ -21,6 +21,8 @@ from core.errors import SageError
 from tools.resources import Resources
 
 MIN_SIMILARITY = 0.30  # below this the text is unlike every task: decline rather than guess
+# Replies, not destinations of similarity: the legacy router declines on its own threshold instead.
+NOT_EMBEDDING_ROUTED = frozenset({"clarify", "decline"})
 
 
 class OutOfScopeError(SageError):
@@ -54,7 +56,7 @@ def _task_matrix(resources: Resources, specs: list[TaskSpec]) -> tuple[list[str]
 
 def route_by_embedding(resources: Resources, text: str) -> Route:
     """Best task by max cosine similarity to its description/examples; raises OutOfScopeError."""
-    specs = all_tasks()
+    specs = [s for s in all_tasks() if s.name not in NOT_EMBEDDING_ROUTED]
     owners, matrix = _task_matrix(resources, specs)
     query = resources.embedder.embed([text])[0]
     sims = matrix @ query

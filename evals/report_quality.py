@@ -89,7 +89,6 @@ def evaluate(settings: Settings, n: int, modes: Sequence[str], reference: str, m
     """Run every mode on the same cases; returns the metrics per mode (saved after each mode)."""
     from agents.tasks.batch import BatchItem, generate_impressions
     from lakehouse.semantic import SearchFilter
-
     from tools.resources import Resources
 
     resources = Resources.for_settings(settings)

@@ -22,6 +22,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from agents.chat import answer_text, chat_router, decline
+from agents.chat_routing import remember_runs, run_record
 from graphs.checkpoint import open_checkpointer
 from graphs.clinical import graph as clinical_graph
 from tools.contract import Context, RunState, caller_context, new_run, run_config
@@ -30,15 +31,27 @@ from tools.resources import Resources
 
 def answer(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Graph node: run the routed task through the clinical graph, then reply (streamed)."""
-    request = state["request"]
-    task_state = new_run(caller_context(runtime), task=request["task"], input=request["input"], text=request["text"], thread_id=state["thread_id"])
-    task_state.update({"run_id": state["run_id"], "route_reason": state.get("route_reason", "")})
-    result = clinical_graph.invoke(task_state, context=caller_context(runtime))
-    text = answer_text(str(request["task"]), result)
+    # A multi-intent turn carries its further steps in request["then"]; they run in order, in this run.
+    context = caller_context(runtime)
+    requests = [{k: v for k, v in state["request"].items() if k != "then"}, *state["request"].get("then", [])]
+    texts, results = [], []
+    for request in requests:
+        task_state = new_run(context, task=request["task"], input=request["input"], text=request["text"], thread_id=state["thread_id"])
+        task_state.update({"run_id": state["run_id"], "route_reason": state.get("route_reason", "")})
+        results.append(clinical_graph.invoke(task_state, context=context))
+        texts.append(answer_text(str(request["task"]), results[-1]))
+    text = "\n\n".join(texts)
     writer = get_stream_writer()
     for word in text.split(" "):
         writer({"delta": word + " "})
-    return {"messages": [AIMessage(content=text)], "output": result.get("output"), "evidence": result.get("evidence") or {}, "status": result.get("status", "done"), "policy_decisions": result.get("policy_decisions", []), "tool_calls": result.get("tool_calls", []), "plan": result.get("plan", [])}
+    result = results[0]
+    ids = list(dict.fromkeys(i for r in results for i in (r.get("evidence") or {}).get("ids", [])))
+    memory = remember_runs(state.get("memory") or {}, [run_record(q, r, state.get("route_reason", "")) for q, r in zip(requests, results, strict=True)])
+    return {
+        "messages": [AIMessage(content=text)], "output": result.get("output"), "evidence": {**(result.get("evidence") or {}), "ids": ids}, "status": result.get("status", "done"),
+        "policy_decisions": [d for r in results for d in r.get("policy_decisions", [])], "tool_calls": [c for r in results for c in r.get("tool_calls", [])],
+        "plan": result.get("plan", []), "memory": memory,
+    }
 
 
 builder = StateGraph(RunState, context_schema=Context)

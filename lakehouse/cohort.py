@@ -183,7 +183,8 @@ def _patient_cohort(question: str, sites: Sequence[str] | None, scope: DataScope
     columns = "count(*) AS patients" if _wants_count(question) else ", ".join(c for c in ("p.patient_id", "p.sex", age_column) if c)
     sql = f"SELECT {columns} FROM patients AS p" + (" WHERE " + " AND ".join(where) if where else "") + ("" if _wants_count(question) else " ORDER BY p.patient_id")
     params = {"min_age": low, "max_age": high, "sex": sex, "findings": findings, "icd10_prefixes": conditions, "drugs": drugs, **age_params}
-    said = [f"age {low}+" if low is not None else "", f"age <= {high}" if high is not None else "", sex or ""]
+    # Say it the way it was asked: "over 65" is "older than 65" (66 or more at the last birthday), not "66+".
+    said = [f"older than {low - 1} (age >= {low} at the last birthday)" if low is not None else "", f"younger than {high + 1} (age <= {high})" if high is not None else "", sex or ""]
     if "age_bands" in age_params:
         said[:2] = [f"age band {', '.join(age_params['age_bands']) or '(none fits)'} (ages are known by 5-year band only)", ""]
     said += [f"{FINDINGS[f]} on a report" for f in findings] + [f"condition ICD-10 {p}*" for p in conditions] + [f"taking {d}" for d in drugs]

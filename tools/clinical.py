@@ -68,7 +68,8 @@ def check_interactions(deps: ToolDeps, args: InteractionArgs) -> Interactions:
     from lakehouse.knowledge.interactions import InteractionTable
 
     table = InteractionTable.for_site(deps.settings.interactions_dir)
-    found = [_jsonable(i) for i in table.check(args.current, args.proposed)]
+    # No current drugs (a drug question without a patient): every listed partner of the proposed drug.
+    found = [_jsonable(i) for i in (table.check(args.current, args.proposed) if args.current else table.partners(args.proposed))]
     ids = [f"{i['drug_a']}+{i['drug_b']}" for i in found]
     return Interactions(interactions=found, provenance=Provenance(source="knowledge:interactions", ids=ids))
 
@@ -120,5 +121,5 @@ def update_labels(deps: ToolDeps, args: UpdateLabelsArgs) -> LabelUpdate:
 
 
 register_tool(ToolDefinition(name="label_findings", description="Label a report text with the 14 CheXpert findings (present/absent/uncertain).", args_model=LabelArgs, result_model=FindingLabels, run=label_findings))
-register_tool(ToolDefinition(name="check_interactions", description="Check proposed drugs against current ones for known interactions.", args_model=InteractionArgs, result_model=Interactions, run=check_interactions))
+register_tool(ToolDefinition(name="check_interactions", description="Check a proposed drug against current ones for known interactions (no current drugs: all its listed interactions).", args_model=InteractionArgs, result_model=Interactions, run=check_interactions))
 register_tool(ToolDefinition(name="update_labels", description="Correct a case's finding labels (clinician feedback; audited).", args_model=UpdateLabelsArgs, result_model=LabelUpdate, run=update_labels, writes=True))

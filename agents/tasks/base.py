@@ -112,7 +112,16 @@ def all_tasks() -> list[TaskSpec]:
     return list(REGISTRY.values())
 
 
-BUILTIN_TASK_MODULES = ("agents.tasks.report", "agents.tasks.differential", "agents.tasks.cohort", "agents.tasks.interactions")
+BUILTIN_TASK_MODULES = (
+    "agents.tasks.report",
+    "agents.tasks.differential",
+    "agents.tasks.cohort",
+    "agents.tasks.interactions",
+    "agents.tasks.search",
+    "agents.tasks.feedback",
+    "agents.tasks.answer",
+    "agents.tasks.conversation",
+)
 
 
 def load_builtin_tasks() -> None:

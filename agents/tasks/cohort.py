@@ -30,13 +30,27 @@ class CohortAnswer(BaseModel):
     """Rows answering the question, with the SQL that produced them."""
 
     question: str
-    answer: str = Field(description="One line: how many rows, or the count asked for.")
+    answer: str = Field(description="How many rows (or the count asked for) and what was asked, a table of the first rows, and the SQL.")
     count: int
     columns: list[str]
     rows: list[dict[str, Any]]
     sql: str
     template: str
     explanation: str
+
+
+FIRST_ROWS = 10  # rows shown in the answer text; all rows stay in ``rows``
+
+
+def rows_table(columns: list[str], rows: list[dict[str, Any]], limit: int = FIRST_ROWS) -> str:
+    """The first rows as a Markdown table, with a line saying how many more there are."""
+    if not rows:
+        return "(no rows)"
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(r.get(c, ""))[:40] for c in columns) + " |" for r in rows[:limit]]
+    if len(rows) > limit:
+        lines.append(f"... {len(rows) - limit} more row(s)")
+    return "\n".join(lines)
 
 
 def _run(ctx: TaskContext, sql: str) -> dict[str, Any]:
@@ -76,10 +90,10 @@ def compose(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any], drafts:
     columns = result["columns"]
     if len(rows) == 1 and len(columns) == 1 and isinstance(rows[0].get(columns[0]), int):
         count = int(rows[0][columns[0]])
-        answer = f"{count} {columns[0]}"
+        answer = f"{count} {columns[0]} - {plan['explanation']}.\nSQL: {result['sql']}"
     else:
         count = len(rows)
-        answer = f"{count} row(s)"
+        answer = f"{count} row(s) - {plan['explanation']}.\n{rows_table(columns, rows)}\nSQL: {result['sql']}"
     return CohortAnswer(question=task.question, answer=answer, count=count, columns=columns, rows=rows, sql=result["sql"], template=plan["template"], explanation=plan["explanation"])
 
 

@@ -75,7 +75,10 @@ def compose(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any], drafts:
     assert isinstance(task, InteractionInput)
     current = list(evidence.get("current", []))
     found = list(call(ctx, "check_interactions", {"current": current, "proposed": task.proposed}).get("interactions", []))
-    if found:
+    if found and not current:
+        partners = ", ".join(f"{(i.get('between') or [i.get('drug_b')])[0]} ({i.get('severity')})" for i in found[:15])
+        summary = f"{len(found)} known interaction(s) of {task.proposed} in the curated table, most severe first: {partners}. Name the patient or the other drugs to check a specific combination."
+    elif found:
         worst = found[0]
         partner = (worst.get("between") or [worst.get("drug_a")])[0]
         summary = (

@@ -155,6 +155,15 @@ class InteractionTable:
         overridden = {pair(r) for r in other.rows}
         return InteractionTable([r for r in self.rows if pair(r) not in overridden] + list(other.rows))
 
+    def partners(self, drug: str) -> list[Interaction]:
+        """Every listed interaction of one drug (its classes included), most severe first.
+
+        Answers "which drugs interact with warfarin?", where there is no current list to pair with.
+        """
+        ids = _identities(drug)
+        hits = [row.model_copy(update={"between": (row.drug_b if row.drug_a in ids else row.drug_a, drug)}) for row in self.rows if row.drug_a in ids or row.drug_b in ids]
+        return sorted(hits, key=lambda r: SEVERITY_RANK[r.severity])
+
     def check(self, current: list[str], proposed: str) -> list[Interaction]:
         """Interactions between a proposed drug and each current drug, most severe first.
 
