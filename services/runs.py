@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
-from agents.planner import PlanDecision, plan_request, validate_input
+from agents.planner import plan_request, validate_input
 from agents.tasks.base import get_task
 from core.telemetry import Attr
 from graphs.runner import RunResult, load_result, resume_run, run_options, snapshot_of, start_run
@@ -104,10 +104,25 @@ def get_run(resources: Resources, caller: Caller, thread_id: str) -> RunResult:
         return result
 
 
-def plan(resources: Resources, caller: Caller, request: PlanRequest) -> PlanDecision:
-    """What the planner would do with a free-text request (nothing runs, nothing is read)."""
+def plan(resources: Resources, caller: Caller, request: PlanRequest) -> dict[str, Any]:
+    """What the planner would do with a free-text request (nothing runs, nothing is read).
+
+    ``embedding`` (default): the installation's trained router (rules, classifier, multi-intent
+    split) and one plan per routed step; ``llm``: a model-proposed plan, validated and repaired.
+    Returns ``{"task", "route", "reason", "confidence", "steps", "plans", "repairs"}``.
+    """
+    from agents.routed_plan import plan_routed
+    from agents.router import router_for
+
     with governed(resources, caller, "plan", OWN_RUN, resource="plan", audit_action="plan"):
-        return plan_request(resources, role=caller.role, purpose=str(caller.purpose), text=request.text, routing=request.routing)
+        if request.routing == "llm":
+            legacy = plan_request(resources, role=caller.role, purpose=str(caller.purpose), text=request.text, routing="llm")
+            return {**legacy.as_dict(), "confidence": None, "plans": [legacy.as_dict()]}
+        routed = plan_routed(router_for(resources), request.text)
+        decision = routed.decision
+        plans = [{"task": p.task, "steps": [s.model_dump() for s in p.steps], "tools": [t for s in p.steps for t in s.tools], "reason": p.route_reason} for p in routed.plans]
+        return {"task": decision.task, "route": decision.method, "reason": decision.reason, "confidence": round(decision.confidence, 3),
+                "steps": plans[0]["steps"], "tools": decision.tools, "plans": plans, "routed_steps": [s.model_dump() for s in decision.steps], "repairs": []}
 
 
 def trace(resources: Resources, caller: Caller, run_id: str) -> list[dict[str, Any]]:

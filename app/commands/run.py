@@ -144,10 +144,13 @@ def register(app: typer.Typer) -> None:
             return
 
         def render(d: dict[str, Any]) -> None:
-            console.print(f"[bold]task:[/] {d['task']}  [bold]route:[/] {d['route']}")
+            confidence = f"  [bold]confidence:[/] {d['confidence']}" if d.get("confidence") is not None else ""
+            console.print(f"[bold]task:[/] {d['task']}  [bold]route:[/] {d['route']}{confidence}")
             console.print(f"[bold]reason:[/] {d['reason']}")
-            console.print("[bold]steps:[/] " + " -> ".join(f"{s['agent']}({', '.join(s['tools'])})" for s in d["steps"]))
+            for number, p in enumerate(d["plans"], 1):
+                prefix = f"step {number} ({p['task']}): " if len(d["plans"]) > 1 else ""
+                console.print(f"[bold]{prefix or 'steps: '}[/]" + " -> ".join(f"{s['agent']}({', '.join(s['tools'])})" for s in p["steps"]))
             for repair in d["repairs"]:
                 console.print(f"[yellow]repaired:[/] {repair}")
 
-        emit(decision.as_dict(), as_json, render)
+        emit(decision, as_json, render)
