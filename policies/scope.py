@@ -27,6 +27,9 @@ from policies.engine import Caller, PolicyDecision, PolicyDeniedError, PolicyEng
 DIRECT_IDENTIFIERS: frozenset[str] = frozenset({"mrn", "given_name", "family_name", "birth_date", "address", "phone", "email", "ssn"})
 
 
+ALL_SITES = "*"  # a caller not bound to one site: every site the role's policy allows
+
+
 class ScopeDeniedError(PolicyDeniedError):
     """No data scope for this role, purpose or site (unknown, empty or not allowed)."""
 
@@ -50,10 +53,12 @@ class DataScope(BaseModel):
     free_text: Literal["keep", "scrub"]
     decision: PolicyDecision | None = Field(None, description="The policy decision the scope rests on (for the audit entry).")
 
+    every_site: tuple[str, ...] = Field((), description="With site '*': every site the role may read.")
+
     @property
     def sites(self) -> tuple[str, ...]:
-        """Sites whose rows are in the scope (one today: the caller's)."""
-        return (self.site,)
+        """Sites whose rows are in the scope: the caller's, or (site '*') every site the role may read."""
+        return self.every_site if self.site == ALL_SITES else (self.site,)
 
     def hidden_columns(self, table: str) -> set[str]:
         """Columns of ``table`` not in this scope."""
@@ -84,9 +89,14 @@ class DataScope(BaseModel):
             raise ScopeDeniedError(f"role {role!r} is not in policy pack {pack.name!r}", hint=f"roles: {', '.join(sorted(pack.roles))}")
         if purpose not in policy.purposes:
             raise ScopeDeniedError(f"purpose {purpose!r} is not allowed for role {role!r}", hint=f"allowed: {', '.join(policy.purposes) or 'none'}")
-        if site not in pack.sites:
+        every_site: tuple[str, ...] = ()
+        if site == ALL_SITES:  # a caller acting for no one site: every site the role may read
+            every_site = tuple(policy.sites if policy.sites is not None else pack.sites)
+            if not every_site:
+                raise ScopeDeniedError(f"role {role!r} may read no site", hint="list the deployment's sites in the pack (`sites`)")
+        elif site not in pack.sites:
             raise ScopeDeniedError(f"site {site!r} is not a site of policy pack {pack.name!r}", hint=f"sites: {', '.join(pack.sites) or 'none configured'}")
-        if policy.sites is not None and site not in policy.sites:
+        if site != ALL_SITES and policy.sites is not None and site not in policy.sites:
             raise ScopeDeniedError(f"role {role!r} may not read site {site!r}", hint=f"allowed sites: {', '.join(policy.sites)}")
         tables = None if "*" in policy.allowed_tables else tuple(sorted(policy.allowed_tables))
         decision = engine.check_table_access(Caller(user=user, role=role, purpose=purpose), list(tables or ()), [])
@@ -97,5 +107,5 @@ class DataScope(BaseModel):
             denied_columns={t: tuple(sorted(cols)) for t, cols in policy.denied_columns.items()},
             consents=None if policy.consents is None else tuple(sorted(policy.consents)),
             max_sensitivity=policy.max_sensitivity, date_precision=policy.date_precision, age_detail=policy.age_detail,
-            history=policy.history, free_text=policy.free_text, decision=decision,
+            history=policy.history, free_text=policy.free_text, decision=decision, every_site=every_site,
         )

@@ -71,6 +71,7 @@ class ToolDeps:
     model: str | None = None
     adapter: str | None = None
     max_new_tokens: int | None = None  # the caller's budget override for generate_text
+    site: str | None = None  # the site the caller acts for (None: the installation's SAGE_SITE)
     access: dict[str, Any] = field(default_factory=dict)  # forced SearchFilter fields from policy
     sql_scope: dict[str, Any] = field(default_factory=dict)  # check_read_only kwargs from policy
     resources: Resources = field(default=None)  # type: ignore[assignment]  # the installation's backends

@@ -210,6 +210,14 @@ class GovernedInvoker:
         verdict = decision_fields(decide(deps.resources, caller, [name]))
         if verdict["effect"] == "deny":
             self._deny(name, span, verdict["reason"] or f"role {deps.role!r} may not call {name!r}", rule=verdict["rule"])
+        if name in RETRIEVAL_TOOLS | SQL_TOOLS:
+            from policies.scope import ScopeDeniedError
+            from tools.scope import caller_scope
+
+            try:
+                caller_scope(deps)  # the data scope the pack grants: the tool reads through it
+            except ScopeDeniedError as exc:
+                self._deny(name, span, exc.message, rule="scope")
         if name in RETRIEVAL_TOOLS:
             deps = replace(deps, access={k: v for k, v in engine.search_filter_fields(caller).items() if v is not None})
         if name in SQL_TOOLS:

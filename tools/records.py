@@ -36,7 +36,9 @@ class Rows(ToolResult):
 
 def run_sql(deps: ToolDeps, sql: str, limit: int) -> tuple[list[str], list[dict[str, Any]], bool, str]:
     """Guard and run one statement within the role's scope; returns (columns, rows, truncated)."""
-    engine = deps.resources.query
+    from tools.scope import scoped_query
+
+    engine = scoped_query(deps)  # the caller's own catalog: forbidden rows and columns are not in it
     allowed_tables = deps.sql_scope.get("allowed_tables")
     denied: dict[str, set[str]] = deps.sql_scope.get("denied_columns") or {}
     allowed_columns = None

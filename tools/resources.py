@@ -79,12 +79,18 @@ class Resources:
             return self._open[name]  # type: ignore[no-any-return]
 
     def drop(self, name: str) -> None:
-        """Forget one backend (closing it), e.g. the query engine's snapshot after a write."""
+        """Forget one backend and what was derived from it (``name:...``), closing them.
+
+        E.g. ``drop("query")`` after a write: the query engine's snapshot and every caller's
+        catalog built from it.
+        """
         with self._lock:
-            value = self._open.pop(name, None)
-        close = getattr(value, "close", None)
-        if callable(close):
-            close()
+            names = [n for n in self._open if n == name or n.startswith(name + ":")]
+            values = [self._open.pop(n) for n in names]
+        for value in values:
+            close = getattr(value, "close", None)
+            if callable(close):
+                close()
 
     def close(self) -> None:
         """Close every opened backend that holds files or locks (idempotent)."""

@@ -43,10 +43,13 @@ class SimilarCases(ToolResult):
 
 def retrieve_similar_cases(deps: ToolDeps, args: RetrieveArgs) -> SimilarCases:
     """Label-aware search of the semantic tier under the caller's access filter."""
+    from lakehouse.access import scoped_evidence, scoped_filter
     from lakehouse.retrieval import retrieve_similar_cases as retrieve
     from lakehouse.semantic.base import SearchFilter
+    from tools.scope import caller_scope
 
-    base = SearchFilter(split=args.split, findings=args.required_findings, **deps.access)  # policy access tags, forced
+    scope = caller_scope(deps)
+    base = scoped_filter(scope, SearchFilter(split=args.split, findings=args.required_findings, **deps.access))  # the scope's row rules, forced
     hits = retrieve(
         deps.resources.store,
         deps.resources.embedder,
@@ -57,6 +60,7 @@ def retrieve_similar_cases(deps: ToolDeps, args: RetrieveArgs) -> SimilarCases:
         strategy=args.strategy,
         image_vector=args.image_vector,
     )
+    hits = scoped_evidence(hits, scope)  # free text scrubbed for scopes that do not see it
     source = f"qdrant:{deps.settings.qdrant_collection}"
     return SimilarCases(hits=list(hits), provenance=Provenance(source=source, ids=[h.case_id for h in hits]))
 
