@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from agents.guards import INJECTION_PATTERNS
 from agents.intent import ROUTABLE_TASKS, DeclineKind
+from policies.guards import detect_harm, detect_injection
 
 _I = re.IGNORECASE
 
@@ -98,10 +98,15 @@ def decline_kind(text: str, identifiers_allowed: bool = False) -> tuple[DeclineK
     """The governance rule a request breaks, as (kind, matched text), or ``None``.
 
     Injection is checked first (it may also ask for identifiers: the injection is the reason),
-    then harm, then identifiers (skipped only for a role allowed to see them).
+    then harm, then identifiers (skipped only for a role allowed to see them). The governance
+    guards (``policies.guards``) decide first; the router's own phrase lists add what a chat
+    request may say on top (their match is the reason shown).
     """
+    for kind, verdict in (("injection", detect_injection(text, "user")), ("harmful", detect_harm(text))):
+        if verdict.flagged:
+            return kind, verdict.reason  # type: ignore[return-value]
     for kind, patterns in (
-        ("injection", INJECTION_PATTERNS + EXTRA_INJECTION),
+        ("injection", EXTRA_INJECTION),
         ("harmful", HARMFUL_PATTERNS),
     ):
         for pattern in patterns:

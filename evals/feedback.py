@@ -75,10 +75,10 @@ def _rules(arm: str, threshold: float) -> FeedbackRules:
                          high_impact_findings=[], propagate_splits=["train"])
 
 
-def _copy(source: Settings, folder: Path) -> Settings:
-    from lakehouse.semantic import close_stores
-
-    close_stores()
+def _copy(source: Settings, folder: Path, store: object) -> Settings:
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()  # flush and hand back the shard before copying it (the next use reopens it)
     keep = ("lakehouse", "qdrant")
     for name in keep:
         shutil.copytree(source.home / name, folder / name)
@@ -138,11 +138,11 @@ def evaluate_feedback(settings: Settings, *, cycles: int = 5, runs_per_cycle: in
 
     from lakehouse.feedback import Clinician, import_labels
     from lakehouse.retrieval import retrieve_batch
-    from lakehouse.semantic import SearchFilter, close_stores, open_store
-    from models.embedder import TextEmbedder
+    from lakehouse.semantic import SearchFilter, open_store
+    from models.zoo import ModelZoo
 
     started = time.perf_counter()
-    embedder = TextEmbedder.from_settings(settings)
+    embedder = ModelZoo(settings).embedder()
     source = open_store(settings)
     truth = sim.train_truth(source)
     tests = test_cases(settings, n_test)
@@ -155,7 +155,8 @@ def evaluate_feedback(settings: Settings, *, cycles: int = 5, runs_per_cycle: in
     work = Path(tempfile.mkdtemp(prefix="sage-feedback-eval-"))
     try:
         for name in arms:
-            arm = _Arm(name, _copy(settings, work / name), truth, threshold)
+            arm = _Arm(name, _copy(settings, work / name, source), truth, threshold)
+            source = open_store(settings)
             import_labels(arm.settings, flips, Clinician(user="eval-noise", role="radiologist", purpose="quality"), f"evaluation noise {noise}", audit=arm.audit, store=arm.store)
             for cycle in range(cycles + 1):
                 corrections = 0
@@ -174,10 +175,10 @@ def evaluate_feedback(settings: Settings, *, cycles: int = 5, runs_per_cycle: in
                     arm.rows.append(_row(arm, cycle, corrections, noisy, tests, refs, embedder, bootstrap_rounds, seed, preds))
                 log.warning("%s cycle %d: %s", name, cycle, arm.rows[-1].model_dump(exclude={"macro_f1_ci"}))
             result_arms[name] = arm.rows
-            close_stores()
+            arm.store.close()
             shutil.rmtree(work / name, ignore_errors=True)
     finally:
-        close_stores()
+        source.close()
         shutil.rmtree(work, ignore_errors=True)
     return _finish(result_arms, preds, refs, dict(cycles=cycles, runs_per_cycle=runs_per_cycle, noise=noise, findings=list(FINDINGS), n_test=len(tests), k=k, threshold=threshold,
                    seed=seed, bootstrap_rounds=bootstrap_rounds, noisy_labels=len(noisy), train_cases=len(truth), draft_mode="retrieval-only"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from core.settings import Settings
 from lakehouse.feedback import Clinician, import_labels
-from lakehouse.semantic import SearchFilter, close_stores, open_store
+from lakehouse.semantic import SearchFilter, open_store
 from policies.audit import AuditLog
 from policies.feedback_rules import FeedbackRules
 
@@ -18,8 +18,7 @@ DR_B = Clinician(user="dr-b", role="radiologist", purpose="quality")
 
 
 def writable_copy(source: Settings, target: Path) -> Settings:
-    """A private copy of a built SAGE_HOME (the shared one stays read-only); stores are flushed first."""
-    close_stores()
+    """A private copy of a built SAGE_HOME (the shared one stays read-only)."""
     shutil.copytree(source.home, target, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "feedback", "models", "synthetic"))
     return Settings(home=target)
 

@@ -23,7 +23,7 @@ from lakehouse.feedback import FeedbackEvent, FindingChange, label_history
 from lakehouse.feedback import journal as feedback_journal
 from lakehouse.feedback.tables import FeedbackTables
 from lakehouse.raw.store import RawStore
-from lakehouse.semantic import SearchFilter, close_stores, open_store
+from lakehouse.semantic import SearchFilter, open_store
 from policies.audit import AuditLog
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -50,10 +50,11 @@ def _result(proc: subprocess.Popen[str], timeout: float = 240) -> dict[str, Any]
 
 
 def _payload(home: Settings, case: str) -> dict[str, Any]:
+    store = open_store(home)
     try:
-        return open_store(home).retrieve([case])[0].payload
+        return store.retrieve([case])[0].payload
     finally:
-        close_stores()
+        store.close()
 
 
 def _raw_labels(home: Settings, case: str) -> dict[str, str]:
@@ -62,7 +63,6 @@ def _raw_labels(home: Settings, case: str) -> dict[str, str]:
 
 def test_two_simultaneous_corrections_are_both_kept(home: Settings) -> None:
     case = next(p.case_id for p in open_store(home).scroll(SearchFilter(split="train", findings={"cardiomegaly": "absent", "pleural_effusion": "absent"}), limit=50))
-    close_stores()
     rules = RULES.model_copy(update={"propagate": False}).model_dump_json()
     first = FeedbackEvent(case_id=case, clinician=DR_A, reason="enlarged heart, edema", changes=[FindingChange(finding="cardiomegaly", old="absent", new="present"), FindingChange(finding="edema", old=None, new="present")])
     second = FeedbackEvent(case_id=case, clinician=DR_B, reason="effusion, atelectasis", changes=[FindingChange(finding="pleural_effusion", old="absent", new="present"), FindingChange(finding="atelectasis", old=None, new="present")])
@@ -85,7 +85,6 @@ def test_two_simultaneous_corrections_are_both_kept(home: Settings) -> None:
 
 def test_same_finding_at_once_later_wins(home: Settings) -> None:
     case = next(p.case_id for p in open_store(home).scroll(SearchFilter(split="train", findings={"cardiomegaly": "absent"}), limit=50))
-    close_stores()
     rules = RULES.model_copy(update={"propagate": False}).model_dump_json()
     events = [FeedbackEvent(case_id=case, clinician=who, reason="heart size", changes=[FindingChange(finding="cardiomegaly", old="absent", new=state)]) for who, state in ((DR_A, "present"), (DR_B, "uncertain"))]
     events[1] = events[1].model_copy(update={"reviewer": DR_A})  # 'uncertain' needs a second reviewer
@@ -105,7 +104,6 @@ def test_killed_mid_propagation_recovers_all_or_nothing(home: Settings) -> None:
     mislabelled = mislabel_atelectasis(home, audit)
     store = open_store(home)
     target = next(p.case_id for p in store.retrieve(mislabelled) if p.payload.get("findings"))
-    close_stores()
     event = FeedbackEvent(case_id=target, clinician=DR_A, reason="atelectasis, not pneumonia",
                           changes=[FindingChange(finding="pneumonia", old="present", new="absent"), FindingChange(finding="atelectasis", old="absent", new="present")])
     rules = RULES.model_copy(update={"similarity_threshold": 0.5, "auto_apply_confidence": 0.5}).model_dump_json()  # many propagated versions
@@ -127,7 +125,6 @@ def test_killed_mid_propagation_recovers_all_or_nothing(home: Settings) -> None:
     stale = [v["case_id"] for v in plan["versions"] if store.retrieve([v["case_id"]])[0].payload["label_version"] != v["version"]]
     assert stale and len(stale) < len(cases)  # killed half way: the raw tier is ahead of some payloads
     assert "feedback:correct" not in [e.action for e in audit.entries()]
-    close_stores()
 
     assert _result(_spawn(home, "recover"))["replayed"] == [event.event_id]
     assert not plan_file.exists()
@@ -135,7 +132,6 @@ def test_killed_mid_propagation_recovers_all_or_nothing(home: Settings) -> None:
     for v in plan["versions"]:
         payload = store.retrieve([v["case_id"]])[0].payload
         assert payload["labels"] == v["labels"] == _raw_labels(home, v["case_id"]) and payload["label_version"] == v["version"]
-    close_stores()
     # Replaying again applies nothing twice.
     assert _result(_spawn(home, "recover"))["replayed"] == []
     rows = FeedbackTables(home).scan("label_versions", history=True)
