@@ -40,6 +40,13 @@ class GovernedTaskContext:
         self.settings = invoker.deps.settings
         self.resources = invoker.deps.resources
 
+    @property
+    def scope(self) -> Any:
+        """The caller's data scope (``policies.scope.DataScope``): what the data tools read through."""
+        from tools.scope import caller_scope
+
+        return caller_scope(self.invoker.deps)
+
     def call_tool(self, name: str, args: dict[str, Any]) -> ToolResult:
         """Run tool ``name`` under policy, tracing and audit (see ``tools.governed``)."""
         return self.invoker.call(name, args)

@@ -62,7 +62,7 @@ def retrieve(ctx: TaskContext, task: BaseModel) -> dict[str, Any]:
     """Plan by template and run it; without a template, leave the SQL to the model agent."""
     assert isinstance(task, CohortInput)
     try:
-        plan = plan_cohort_query(task.question)
+        plan = plan_cohort_query(task.question, scope=getattr(ctx, "scope", None))  # SQL written for the caller's catalog
     except CohortPlanError:
         return {"ids": [], "plan": None}
     return {"ids": [], "plan": plan.model_dump(), "result": _run(ctx, plan.sql)}
@@ -84,7 +84,7 @@ def compose(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any], drafts:
         plan, result = evidence["plan"], evidence["result"]
     else:
         written = str((drafts or {}).get("sql", ""))
-        plan = plan_cohort_query(task.question, write_sql=lambda _q: written).model_dump()
+        plan = plan_cohort_query(task.question, write_sql=lambda _q: written, scope=getattr(ctx, "scope", None)).model_dump()
         result = _run(ctx, plan["sql"])
     rows = result["rows"]
     columns = result["columns"]
