@@ -66,7 +66,8 @@ def score_trajectories(settings: Settings, router: Router, examples: list[Routin
     from agents.planner import validate_input
     from agents.router import tools_for
     from agents.tasks.base import get_task
-    from graphs.runner import run_task
+    from services.base import Caller
+    from services.runs import RunRequest, run_task
 
     picked: dict[str, list[RoutingExample]] = {}
     for example in examples:
@@ -80,7 +81,8 @@ def score_trajectories(settings: Settings, router: Router, examples: list[Routin
             step = decision.steps[0]
             try:
                 data = validate_input(get_task(step.task), step_input(step.task, step.text, decision, {}))
-                result = run_task(settings, step.task, data, "eval-clinician", "clinician", text=step.text)
+                request = RunRequest(task=step.task, input=data, text=step.text)
+                result = run_task(Resources.for_settings(settings), Caller(user="eval-clinician", role="clinician", purpose="treatment"), request)
                 tools, status = clinical_tools(result.tool_calls), result.status
             except Exception as exc:  # noqa: BLE001 - a failed run is a scored trajectory, not a crash
                 tools, status = [], f"error: {type(exc).__name__}"

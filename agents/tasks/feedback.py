@@ -1,9 +1,10 @@
-"""Task "feedback": a clinician's correction or rating, until the feedback loop exists a clear "not yet".
+"""Task "feedback": a clinician's correction or rating typed in chat, handed to the feedback loop.
 
 Corrections must not be lost silently, and must not be applied by a router's guess either: a
 label change is a governed write (``update_labels``) that needs the case, the finding and the
-new state confirmed. Until the feedback loop ships, this task says so, echoes what it understood
-(case id, findings named) so nothing has to be retyped, and names the command to use.
+new state confirmed. So this task applies nothing: it echoes what it understood (case id,
+findings named, new state) and gives the exact ``sagehealth feedback`` command that records it
+(versioned, propagated, audited), filled in with what it understood.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class FeedbackReceipt(BaseModel):
     case_id: str | None
     findings: list[str]
     state: str | None
-    recorded: bool = Field(False, description="Always false until the feedback loop exists.")
+    recorded: bool = Field(False, description="Always false: chat never applies a correction by itself.")
     command: str = FEEDBACK_COMMAND
 
 
@@ -49,18 +50,19 @@ def compose(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any], drafts:
     findings = findings_in(task.text)
     state = (m.group(1).lower() if (m := _STATE.search(task.text)) else None)
     understood = ", ".join(x for x in (f"case {case_id}" if case_id else "", ", ".join(findings), f"-> {state}" if state else "") if x)
+    sets = " ".join(f"--set {f}={state or 'STATE'}" for f in findings) or "--set FINDING=STATE"
+    command = f"{FEEDBACK_COMMAND} {case_id or 'CASE'} {sets} --reason \"...\""
     answer = (
-        "Feedback is not recorded from chat yet: nothing was changed. "
-        f"Use `{FEEDBACK_COMMAND}` once it is available (it will ask for the case, the finding and the new state, and audit the change)."
-        + (f" I understood: {understood}." if understood else "")
+        "Nothing was changed yet: a label correction is confirmed explicitly, then versioned, propagated to similar cases and audited. "
+        f"To record it: `{command}`." + (f" I understood: {understood}." if understood else "")
     )
-    return FeedbackReceipt(answer=answer, case_id=case_id, findings=findings, state=state)
+    return FeedbackReceipt(answer=answer, case_id=case_id, findings=findings, state=state, command=command)
 
 
 SPEC = register_task(
     TaskSpec(
         name="feedback",
-        description="Take a clinician's correction of a label or rating of an answer (not recorded yet: says so and names the command).",
+        description="Take a clinician's correction of a label or rating of an answer (echoes it and gives the feedback command that records it).",
         input_model=FeedbackInput,
         output_model=FeedbackReceipt,
         retrieve=retrieve,

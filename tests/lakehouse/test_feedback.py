@@ -53,9 +53,14 @@ def _without_version(payloads: dict[str, dict[str, Any]]) -> dict[str, dict[str,
 
 
 def _report(settings: Settings, case: dict[str, Any]) -> dict[str, Any]:
-    from graphs.runner import run_task
+    from services.base import Caller
+    from services.runs import RunRequest, run_task
+    from tools.resources import Resources
 
-    result = run_task(settings, "report", {"findings": case["findings"], "case_id": case["case_id"], "mode": "retrieval-only"}, "dr-a", "clinician")
+    request = RunRequest(task="report", input={"findings": case["findings"], "case_id": case["case_id"], "mode": "retrieval-only"})
+    resources = Resources.for_settings(settings)
+    resources.drop("query")  # labels changed since the last run: read the current snapshot
+    result = run_task(resources, Caller(user="dr-a", role="clinician", purpose="treatment"), request)
     assert result.status in {"done", "review"}, result.error
     return {"impression": result.output["impression"], "citations": result.output["citations"]}
 

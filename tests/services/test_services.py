@@ -15,7 +15,7 @@ import pytest
 
 from core.errors import SageError
 from core.telemetry import Attr
-from services import adapters, audit, batch, chat, data, knowledge, models, reviews, runs
+from services import adapters, audit, batch, chat, data, feedback, knowledge, models, reviews, runs
 from services.base import Caller, CallerError
 from tools.resources import Resources
 
@@ -53,6 +53,13 @@ def _deid(r: Resources, c: Caller, tmp: Path) -> Any:
     return summary
 
 
+def _feedback(r: Resources, c: Caller, _: Path) -> Any:
+    labels = {p.case_id: p.payload.get("labels", {}) for p in r.store.scroll(limit=50)}
+    case = next(cid for cid, lab in sorted(labels.items()) if lab.get("cardiomegaly") in (None, "absent"))
+    change = {"finding": "cardiomegaly", "old": labels[case].get("cardiomegaly"), "new": "present"}
+    return feedback.correct(r, c, feedback.CorrectionRequest.parse({"case_id": case, "changes": [change], "reason": "heart enlarged on review"}))
+
+
 def _import(r: Resources, c: Caller, tmp: Path) -> Any:
     (tmp / "site.csv").write_text(CSV)
     return knowledge.import_interactions(r, c, knowledge.ImportRequest(path=tmp / "site.csv"))
@@ -73,6 +80,8 @@ CASES = [
     Case("list_adapters", lambda r, c, _: adapters.list_adapters(r, c), ENGINEER, UNKNOWN, "adapt:list", "invoke_workflow list_adapters"),
     Case("train_adapter", lambda r, c, _: adapters.train(r, c, adapters.TrainRequest(name="svc-test", config=adapters.LoraTrainConfig(max_steps=1))), ENGINEER, RESEARCHER,
          "adapt_train", "invoke_workflow train_adapter"),
+    Case("feedback", _feedback, CLINICIAN, RESEARCHER, "feedback:correct", "invoke_workflow feedback"),
+    Case("label_history", lambda r, c, _: feedback.history(r, c, "CXR2"), AUDITOR, UNKNOWN, "labels:history", "invoke_workflow label_history"),
     Case("deid", _deid, ENGINEER, RESEARCHER, "deid", "invoke_workflow deid"),
     Case("verify_audit", lambda r, c, _: audit.verify(r, c), AUDITOR, RESEARCHER, "audit:verify", "invoke_workflow verify_audit"),
 ]
@@ -104,7 +113,7 @@ def test_an_allowed_call_answers_is_audited_once_and_traced(case: Case, resource
     result = case.call(resources, case.allowed, tmp_path)
     assert result is not None
     gate = [e for e in _entries(resources, before) if e.actor == case.allowed.user and e.action == case.audit_action]
-    assert len(gate) == 1 and gate[0].decision in ("allow", "ok", "done"), [(e.action, e.decision) for e in gate]
+    assert len(gate) == 1 and gate[0].decision in ("allow", "ok", "done", "applied", "needs_review"), [(e.action, e.decision) for e in gate]
     root = _roots(spans, case.span)
     assert root and root[-1].attributes[Attr.USER] == case.allowed.user and root[-1].status.status_code.name != "ERROR"
 
