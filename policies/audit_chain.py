@@ -124,6 +124,7 @@ class AuditVerification(BaseModel):
 
     @classmethod
     def failed(cls, problem: AuditProblem, entries: int, head_seq: int, **flags: bool) -> AuditVerification:
+        """A failed verification whose ``first_bad_seq``/``reason`` mirror the problem (older readers use them)."""
         return cls(ok=False, entries=entries, first_bad_seq=problem.seq, reason=f"line {problem.line}: {problem.reason}", problem=problem, head_seq=head_seq, **flags)
 
 

@@ -29,6 +29,8 @@ def key_id(key: bytes) -> str:
 
 
 def _read(path: Path) -> bytes:
+    if not path.is_file():
+        raise AuditKeyError(f"audit key {path} cannot be read: not a regular file", hint="set SAGE_AUDIT_KEY_FILE to the key file")
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise AuditKeyError(

@@ -12,7 +12,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from policies.audit_chain import GENESIS, AuditAnchor, AuditProblem, AuditVerification, anchor_sig, entry_mac, same
+from policies.audit_chain import (
+    GENESIS,
+    AuditAnchor,
+    AuditProblem,
+    AuditVerification,
+    anchor_sig,
+    entry_mac,
+    same,
+)
 from policies.audit_key import key_id
 
 LEGACY_HINT = "it predates keyed audit logs: run `sagehealth audit migrate` (policies.audit_legacy.migrate_legacy_log) to verify it and start a keyed log"
