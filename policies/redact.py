@@ -11,6 +11,7 @@ their input (``KeyError: 'MRN0012'``), so the message itself is never stored.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from typing import Any
 
@@ -59,9 +60,19 @@ def _normalize(sql: str) -> tuple[str, int, bool]:
     import sqlglot
     from sqlglot import exp
 
+    # sqlglot logs unsupported SQL *verbatim* at WARNING: that would put the literals we are
+    # removing into the application log, so its logger is muted while parsing.
+    logger = logging.getLogger("sqlglot")
+    level = logger.level
+    logger.setLevel(logging.ERROR + 10)
     try:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
     except Exception:  # noqa: BLE001 - any parse failure falls back to the scrub
+        statements = []
+    finally:
+        logger.setLevel(level)
+    # A statement sqlglot only wraps as a raw Command keeps its text: scrub it instead.
+    if not statements or any(s.find(exp.Command) is not None or isinstance(s, exp.Command) for s in statements):
         text, count = _scrub(sql)
         return text, count, False
     count = 0
