@@ -34,8 +34,8 @@ def load_settings() -> Settings:
 
 
 def caller(settings: Settings, user: str | None, role: str | None) -> tuple[str, str]:
-    """The (user, role) for a command, falling back to the settings defaults."""
-    return user or settings.default_user, role or settings.default_role
+    """The (user, role) for a command; the settings defaults only when the option is absent (``""`` stays empty and is denied)."""
+    return (settings.default_user if user is None else user), (settings.default_role if role is None else role)
 
 
 def emit(result: Any, as_json: bool, render: Any = None) -> None:
