@@ -39,7 +39,7 @@ from policies.audit_chain import (
 )
 from policies.audit_key import ensure_outside, key_id, load_or_create_key
 
-__all__ = ["GENESIS", "AuditAnchor", "AuditEntry", "AuditEvent", "AuditFormatError", "AuditLog", "AuditProblem", "AuditVerification"]
+__all__ = ["GENESIS", "AuditAnchor", "AuditEntry", "AuditEvent", "AuditFormatError", "AuditLog", "AuditProblem", "AuditVerification", "read_anchor"]
 
 MIGRATE_HINT = "run `sagehealth audit migrate` (policies.audit_legacy.migrate_legacy_log): it verifies the old chain, archives it and starts a keyed log that records the old head"
 
@@ -66,6 +66,18 @@ def _last_line(fh: Any) -> bytes | None:
         if len(lines) > 1 or pos == 0:
             return lines[-1] if lines[-1].strip() else None
     return None
+
+
+def read_anchor(path: Path | str) -> AuditAnchor:
+    """An anchor exported with ``AuditLog.anchor().model_dump_json()`` (``audit verify --anchor FILE``).
+
+    Raises:
+        AuditFormatError: the file is missing or is not an anchor.
+    """
+    try:
+        return AuditAnchor.model_validate_json(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AuditFormatError(f"{path} is not a readable audit anchor: {type(exc).__name__}", hint="export one with `sagehealth audit anchor > FILE`") from exc
 
 
 class AuditLog:

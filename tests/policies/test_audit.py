@@ -146,8 +146,15 @@ def test_rollback_of_log_and_head_needs_an_exported_anchor(tmp_path: Path, key_f
 
 
 def test_anchor_still_verifies_after_later_appends(tmp_path: Path, key_file: Path) -> None:
+    from policies.audit import read_anchor
+
     log = filled(tmp_path, key_file, 3)
-    anchor = log.anchor()
+    exported = tmp_path / "elsewhere" / "anchor.json"
+    exported.parent.mkdir()
+    exported.write_text(log.anchor().model_dump_json())
+    anchor = read_anchor(exported)
+    with pytest.raises(AuditFormatError, match="not a readable audit anchor"):
+        read_anchor(tmp_path / "missing.json")
     assert (anchor.seq, anchor.mac, anchor.log) == (2, log.head(), "audit.jsonl") and anchor.time
     log.append(event(9))
     result = log.verify(anchor)
