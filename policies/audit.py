@@ -110,7 +110,7 @@ class AuditLog:
             if self._key_file is None:
                 from core.settings import Settings
 
-                self._key_file = Settings().audit_key_file
+                self._key_file = Settings().audit_key_file  # type: ignore[call-arg]  # fields come from SAGE_* env
             if self._key_file.parent.resolve() == self.path.parent.resolve():
                 ensure_outside(self._key_file, self.path.parent)
             self._key = load_or_create_key(self._key_file, create=create)

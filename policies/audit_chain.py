@@ -95,10 +95,10 @@ class AuditAnchor(BaseModel):
     log: str = Field(description="File name of the log the anchor was taken from.")
     seq: int = Field(ge=-1, description="Sequence number of the head entry (-1: empty log).")
     mac: str = Field(description="MAC of the head entry (GENESIS for an empty log).")
-    entry_time: str | None = Field(None, description="Time of the head entry.")
+    entry_time: str | None = Field(default=None, description="Time of the head entry.")
     time: str = Field(description="When the anchor was taken.")
     key_id: str
-    sig: str = Field("", description="HMAC over the other fields with the audit key: a forged anchor does not verify.")
+    sig: str = Field(default="", description="HMAC over the other fields with the audit key: a forged anchor does not verify.")
 
 
 class AuditProblem(BaseModel):
@@ -115,17 +115,17 @@ class AuditVerification(BaseModel):
 
     ok: bool
     entries: int = Field(description="Entries that verified (up to the first bad one).")
-    first_bad_seq: int | None = Field(None, description="Sequence number of the first problem (also in ``problem``).")
+    first_bad_seq: int | None = Field(default=None, description="Sequence number of the first problem (also in ``problem``).")
     reason: str | None = None
     problem: AuditProblem | None = None
-    head_seq: int = Field(-1, description="Sequence number of the last entry that verified.")
-    checked_anchor: bool = Field(False, description="An exported anchor was given and checked.")
-    checked_head: bool = Field(False, description="The head record kept beside the log was checked.")
+    head_seq: int = Field(default=-1, description="Sequence number of the last entry that verified.")
+    checked_anchor: bool = Field(default=False, description="An exported anchor was given and checked.")
+    checked_head: bool = Field(default=False, description="The head record kept beside the log was checked.")
 
     @classmethod
-    def failed(cls, problem: AuditProblem, entries: int, head_seq: int, **flags: bool) -> AuditVerification:
+    def failed(cls, problem: AuditProblem, entries: int, head_seq: int, *, checked_anchor: bool = False, checked_head: bool = False) -> AuditVerification:
         """A failed verification whose ``first_bad_seq``/``reason`` mirror the problem (older readers use them)."""
-        return cls(ok=False, entries=entries, first_bad_seq=problem.seq, reason=f"line {problem.line}: {problem.reason}", problem=problem, head_seq=head_seq, **flags)
+        return cls(ok=False, entries=entries, first_bad_seq=problem.seq, reason=f"line {problem.line}: {problem.reason}", problem=problem, head_seq=head_seq, checked_anchor=checked_anchor, checked_head=checked_head)
 
 
 def canonical(data: dict[str, Any]) -> str:

@@ -61,13 +61,13 @@ def verify_log(path: Path, head_path: Path, key: bytes | None, anchor: AuditAnch
     lines = path.read_bytes().split(b"\n") if path.exists() else []
     if lines and lines[-1] == b"":
         lines.pop()
-    flags = {"checked_anchor": anchor is not None, "checked_head": False}
+    checked_anchor, checked_head = anchor is not None, False
     kid = key_id(key) if key is not None else None
     prev, expected = GENESIS, 0
     macs: dict[int, tuple[int, str]] = {}
 
     def fail(problem: AuditProblem) -> AuditVerification:
-        return AuditVerification.failed(problem, entries=expected, head_seq=expected - 1, **flags)
+        return AuditVerification.failed(problem, entries=expected, head_seq=expected - 1, checked_anchor=checked_anchor, checked_head=checked_head)
 
     for lineno, raw in enumerate(lines, start=1):
         try:
@@ -100,10 +100,10 @@ def verify_log(path: Path, head_path: Path, key: bytes | None, anchor: AuditAnch
     if key is None:
         if anchor is not None or head_path.exists():
             return fail(AuditProblem(line=len(lines) + 1, seq=None, kind="key", reason=f"cannot check the anchor without the audit key: {key_error}"))
-        return AuditVerification(ok=True, entries=0, head_seq=-1, **flags)
+        return AuditVerification(ok=True, entries=0, head_seq=-1, checked_anchor=checked_anchor)
     if anchor is not None and (problem := _check_anchor(anchor, "anchor", key, macs, head_seq, len(lines))):
         return fail(problem)
-    flags["checked_head"] = True
+    checked_head = True
     if problem := _check_head(head_path, key, macs, head_seq, len(lines)):
         return fail(problem)
-    return AuditVerification(ok=True, entries=expected, head_seq=head_seq, **flags)
+    return AuditVerification(ok=True, entries=expected, head_seq=head_seq, checked_anchor=checked_anchor, checked_head=True)

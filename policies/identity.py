@@ -22,8 +22,8 @@ class Caller(BaseModel):
 
     user: str
     role: str
-    purpose: str | None = Field(None, description="Declared purpose of use, e.g. 'treatment' or 'research'; required by every decision.")
-    site: str | None = Field(None, description="Site the caller acts for, when a deployment holds several sites.")
+    purpose: str | None = Field(default=None, description="Declared purpose of use, e.g. 'treatment' or 'research'; required by every decision.")
+    site: str | None = Field(default=None, description="Site the caller acts for, when a deployment holds several sites.")
 
 
 def identity_problem(caller: Caller) -> str | None:

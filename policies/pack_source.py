@@ -40,7 +40,7 @@ class PackCheckReport(BaseModel):
 
     ok: bool
     file: str
-    sha256: str | None = Field(None, description="Of the file bytes: which exact pack was checked.")
+    sha256: str | None = Field(default=None, description="Of the file bytes: which exact pack was checked.")
     name: str | None = None
     version: str | None = None
     roles: list[str] = Field(default_factory=list)

@@ -50,15 +50,15 @@ class RolePolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    description: str = Field("", description="Who holds this role.")
+    description: str = Field(default="", description="Who holds this role.")
     allowed_tools: list[str] = Field(default_factory=list, description="Tool names the role may call; '*' allows all.")
     allowed_tables: list[str] = Field(default_factory=list, description="Raw-tier tables the role may read; '*' allows all.")
     denied_columns: dict[str, list[str]] = Field(default_factory=dict, description="Table ('*' for any) -> columns the role never sees.")
-    deidentified: bool = Field(False, description="The role never sees any column listed under the pack's identifiers.")
-    sites: list[str] | None = Field(None, description="Site tags the role may see; None = all sites.")
-    consents: list[str] | None = Field(None, description="Consent tags the role may see; None = any consent.")
-    max_sensitivity: int = Field(3, ge=0, le=5, description="Highest record sensitivity level (0 public .. 5 most restricted).")
-    can_relabel: bool = Field(False, description="May submit label corrections (feedback).")
+    deidentified: bool = Field(default=False, description="The role never sees any column listed under the pack's identifiers.")
+    sites: list[str] | None = Field(default=None, description="Site tags the role may see; None = all sites.")
+    consents: list[str] | None = Field(default=None, description="Consent tags the role may see; None = any consent.")
+    max_sensitivity: int = Field(default=3, ge=0, le=5, description="Highest record sensitivity level (0 public .. 5 most restricted).")
+    can_relabel: bool = Field(default=False, description="May submit label corrections (feedback).")
     purposes: list[str] = Field(default_factory=list, description="Purposes of use the role may declare; a role with none may do nothing.")
 
 
@@ -68,9 +68,9 @@ class IdentifierRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     description: str = ""
-    reference: str | None = Field(None, description="Regulation clause, e.g. '45 CFR 164.514(b)(2)(i)(B)'.")
+    reference: str | None = Field(default=None, description="Regulation clause, e.g. '45 CFR 164.514(b)(2)(i)(B)'.")
     columns: list[str] = Field(default_factory=list, description="'table.column' entries holding this identifier.")
-    free_text: bool = Field(False, description="Also occurs in free text (reports): the PHI redactor must catch it.")
+    free_text: bool = Field(default=False, description="Also occurs in free text (reports): the PHI redactor must catch it.")
 
 
 class PurposeRule(BaseModel):
@@ -79,11 +79,11 @@ class PurposeRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     description: str = ""
-    legal_basis: str | None = Field(None, description="E.g. 'GDPR Art. 9(2)(h)' or 'HIPAA 164.506 treatment'.")
-    allowed_tools: list[str] | None = Field(None, description="Tools this purpose may use; None = no narrowing, '*' allows all.")
-    allowed_tables: list[str] | None = Field(None, description="Tables this purpose may read; None = no narrowing.")
-    requires_consent: list[str] | None = Field(None, description="Consent tags a record must carry to be used for this purpose.")
-    deidentified: bool = Field(False, description="Identifier columns are never shown for this purpose.")
+    legal_basis: str | None = Field(default=None, description="E.g. 'GDPR Art. 9(2)(h)' or 'HIPAA 164.506 treatment'.")
+    allowed_tools: list[str] | None = Field(default=None, description="Tools this purpose may use; None = no narrowing, '*' allows all.")
+    allowed_tables: list[str] | None = Field(default=None, description="Tables this purpose may read; None = no narrowing.")
+    requires_consent: list[str] | None = Field(default=None, description="Consent tags a record must carry to be used for this purpose.")
+    deidentified: bool = Field(default=False, description="Identifier columns are never shown for this purpose.")
 
 
 class PolicyPack(BaseModel):
@@ -94,13 +94,13 @@ class PolicyPack(BaseModel):
     name: str
     version: str
     description: str = ""
-    framework: str | None = Field(None, description="What the pack implements, e.g. 'HIPAA Privacy Rule'.")
+    framework: str | None = Field(default=None, description="What the pack implements, e.g. 'HIPAA Privacy Rule'.")
     roles: dict[str, RolePolicy]
     purposes: dict[str, PurposeRule] = Field(default_factory=dict, description="Purpose rules; when present, every role purpose must be declared here.")
     identifiers: dict[str, IdentifierRule] = Field(default_factory=dict, description="Identifier categories and their columns.")
-    min_retrieval_similarity: float = Field(0.3, ge=-1.0, le=1.0, description="Below this best-hit similarity, outputs go to human review.")
-    review_on_uncertain_findings: bool = Field(True, description="Send drafts with uncertain findings to human review.")
-    phi_output: Literal["redact", "deny"] = Field("redact", description="What to do when an output contains PHI.")
+    min_retrieval_similarity: float = Field(default=0.3, ge=-1.0, le=1.0, description="Below this best-hit similarity, outputs go to human review.")
+    review_on_uncertain_findings: bool = Field(default=True, description="Send drafts with uncertain findings to human review.")
+    phi_output: Literal["redact", "deny"] = Field(default="redact", description="What to do when an output contains PHI.")
 
     @model_validator(mode="after")
     def _consistent(self) -> PolicyPack:
