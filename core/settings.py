@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,9 +43,18 @@ class Settings(BaseSettings):
     policy_pack: str = Field("default", description="Active policy pack name.")
     default_user: str = Field("demo-clinician", description="Caller used by the CLI when --user is not given.")
     default_role: str = Field("clinician", description="Role used by the CLI when --role is not given.")
+    audit_key_file: Path = Field(
+        Path("~/.config/sagehealth/audit.key"),
+        description="HMAC key of the audit chain; kept OUTSIDE SAGE_HOME so whoever can edit the log cannot re-sign it. Created 0600 on first use.",
+    )
     # Data.
     seed: int = Field(7, description="Seed for synthetic data generation.")
     site: str = Field("site-a", description="Site tag stamped on ingested records.")
+
+    @field_validator("audit_key_file")
+    @classmethod
+    def _expand_key_path(cls, value: Path) -> Path:
+        return value.expanduser()
 
     @property
     def lakehouse_dir(self) -> Path:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,10 @@ from core.settings import Settings
 # Session-scoped fixtures cannot use monkeypatch; only offline switches are set, and only if unset.
 for _key, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}.items():
     os.environ.setdefault(_key, _value)
+
+# The audit chain's HMAC key defaults to ~/.config/sagehealth/audit.key: tests never create or
+# read a real key (forced, not setdefault, so a developer's own key is never touched).
+os.environ["SAGE_AUDIT_KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="sage-test-key-")) / "audit.key")
 
 SMALL_LAKEHOUSE_REPORTS = 300
 

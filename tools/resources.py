@@ -148,7 +148,7 @@ class Resources:
         """The hash-chained audit log."""
         from policies.audit import AuditLog
 
-        return self.derived("audit", lambda: AuditLog(self.settings.audit_path))
+        return self.derived("audit", lambda: AuditLog.from_settings(self.settings))
 
     @property
     def redactor(self) -> Redactor:

@@ -13,8 +13,12 @@ def engine() -> PolicyEngine:
     return PolicyEngine(load_pack("default"))
 
 
+NATURAL_PURPOSE = {"clinician": "treatment", "radiologist": "labeling", "researcher": "research", "data_engineer": "operations", "auditor": "audit"}
+
+
 def who(role: str, purpose: str | None = None) -> Caller:
-    return Caller(user="u1", role=role, purpose=purpose)
+    """A caller with the given purpose, or the role's usual one (purposes are never defaulted by the engine)."""
+    return Caller(user="u1", role=role, purpose=purpose or NATURAL_PURPOSE.get(role, "treatment"))
 
 
 @pytest.mark.parametrize(
