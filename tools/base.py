@@ -64,7 +64,7 @@ class ToolDeps:
     settings: Settings
     user: str
     role: str
-    purpose: str = "treatment"
+    purpose: str = ""  # required in practice: an empty purpose is denied by every gate
     agent: str = "cli"
     run_id: str | None = None
     thread_id: str | None = None

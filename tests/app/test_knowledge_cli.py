@@ -33,7 +33,7 @@ def cli() -> typer.Typer:
 
 
 def _check(settings: Settings, current: list[str], proposed: str) -> list[dict]:
-    deps = ToolDeps(settings=settings, user="dr-k", role="clinician")
+    deps = ToolDeps(settings=settings, user="dr-k", role="clinician", purpose="treatment")
     return check_interactions(deps, InteractionArgs(current=current, proposed=proposed)).interactions
 
 

@@ -29,7 +29,7 @@ def test_registry_has_every_planned_tool_with_described_args() -> None:
 
 
 def test_model_facing_schema_hides_infrastructure(settings: Settings) -> None:
-    tool = as_structured_tool(get_tool("retrieve_similar_cases"), ToolDeps(settings=settings, user="u", role="clinician"))
+    tool = as_structured_tool(get_tool("retrieve_similar_cases"), ToolDeps(settings=settings, user="u", role="clinician", purpose="treatment"))
     props = tool.tool_call_schema.model_json_schema()["properties"]
     assert "findings" in props and not {"settings", "user", "role", "deps", "sites", "consents"} & set(props)
 
