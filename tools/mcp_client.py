@@ -51,7 +51,8 @@ class OutsideServer(BaseModel):
     cwd: str | None = None
     url: str | None = Field(None, description="Streamable HTTP endpoint, e.g. http://127.0.0.1:9000/mcp (http).")
     headers: dict[str, str] | None = None
-    timeout_s: float = Field(20.0, gt=0, le=300, description="Longest a listing or one call may take.")
+    timeout_s: float = Field(20.0, gt=0, le=300, description="Longest one call may take (each call opens its own session).")
+    list_timeout_s: float = Field(30.0, gt=0, le=300, description="Longest listing the tools may take (start-up included).")
     max_output_chars: int = Field(20_000, ge=1, le=1_000_000, description="Longest answer accepted (longer: refused).")
 
     @model_validator(mode="after")
@@ -155,9 +156,9 @@ async def list_tools(name: str, server: OutsideServer) -> list[BaseTool]:
 
     client = MultiServerMCPClient({name: server.connection()}, handle_tool_errors=False)  # type: ignore[dict-item]
     try:
-        return await asyncio.wait_for(client.get_tools(server_name=name), timeout=server.timeout_s)
+        return await asyncio.wait_for(client.get_tools(server_name=name), timeout=server.list_timeout_s)
     except TimeoutError:
-        raise OutsideToolError(f"MCP server {name!r} did not list its tools within {server.timeout_s:g}s", hint="check the server, or raise its timeout_s") from None
+        raise OutsideToolError(f"MCP server {name!r} did not list its tools within {server.list_timeout_s:g}s", hint="check the server, or raise its list_timeout_s") from None
     except Exception as exc:  # noqa: BLE001 - any failure of an outside process is reported, never raised raw
         raise OutsideToolError(f"MCP server {name!r} could not be reached: {_cause(exc)}", hint="check its command/url in the MCP configuration") from None
 
