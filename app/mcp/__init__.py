@@ -1,0 +1,1 @@
+"""The MCP entry point: ``sagehealth mcp serve`` (stdio or streamable HTTP) over the services."""
