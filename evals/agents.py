@@ -17,6 +17,7 @@ The router is fit on the dev split only. Results go to ``evals/results/agents.js
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +173,16 @@ def summary_lines(result: AgentEvalResult) -> list[str]:
     lines.append(f"trajectories (agentevals match): {fmt(result.trajectory_match)}")
     lines += [f"dialogues {name}: {fmt(rate)}" for name, rate in result.dialogue_scores.items()]
     return lines
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """CLI entry: evaluate on the installation of ``SAGE_*``, print the headline figures, write evals/results/agents.json."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trajectories", type=int, default=4, help="real runs per task for the trajectory match (0: none)")
+    parser.add_argument("--dialogues", type=int, default=None, help="scripted dialogues to replay (default: all; 0: none)")
+    args = parser.parse_args(argv)
+    result = evaluate_agents(Settings(), trajectories_per_task=args.trajectories, dialogues=args.dialogues)
+    print("\n".join(summary_lines(result)))
+    print(result.confusion_markdown)
