@@ -42,7 +42,7 @@ def test_four_report_runs_and_an_ingest_share_one_home(small_lakehouse: Settings
     ingest = subprocess.Popen([*cli, "ingest", "--reports", str(reports), "--json", "--role", "data_engineer", "--purpose", "operations"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     outputs = [p.communicate(timeout=900) for p in [*runs, ingest]]
-    for proc, (out, err) in zip([*runs, ingest], outputs, strict=True):
+    for proc, (_, err) in zip([*runs, ingest], outputs, strict=True):
         assert proc.returncode in (0, 2), err[-1500:]  # 2: the run finished in review or was denied; never a crash
         assert "locked by another process" not in err
     results = [json.loads(out) for out, _ in outputs[:4]]
