@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     policy_pack: str = Field("default", description="Active policy pack name.")
     default_user: str = Field("demo-clinician", description="Caller used by the CLI when --user is not given.")
     default_role: str = Field("clinician", description="Role used by the CLI when --role is not given.")
+    # HTTP API (sagehealth serve).
+    api_concurrency: int = Field(2, ge=1, le=64, description="Runs and chat turns (model calls) the API executes at once; more wait queued.")
+    api_max_queued: int = Field(64, ge=1, le=10000, description="Queued runs beyond which the API answers 429.")
     # Data.
     seed: int = Field(7, description="Seed for synthetic data generation.")
     site: str = Field("site-a", description="Site tag stamped on ingested records.")
