@@ -133,7 +133,7 @@ async def list_models(request: Request, caller: CallerDep) -> ModelList:
     cards = [ModelCard(id=AGENT)]
     try:
         zoo = await run_in_threadpool(models.list_models, resources_of(request), caller)
-        cards += [ModelCard(id=m.name) for m in zoo]
+        cards += [ModelCard(id=m.spec.name) for m in zoo]
     except SageError:  # a role without models_read sees the agent only (the denial is audited)
         pass
     return ModelList(data=cards)

@@ -41,7 +41,7 @@ class ReviewAnswer(BaseModel):
     output: dict[str, Any] | None = Field(None, description="Corrected output fields (edit only).")
 
 
-@router.get("/healthz", response_model=Health, tags=["system"])
+@router.get("/healthz", response_model=Health, tags=["system"], responses=responses())
 def healthz(request: Request) -> Health:
     """Liveness and queue depth (no key needed; nothing about patients or callers)."""
     manager = jobs_of(request)

@@ -9,6 +9,7 @@ worker, not in the request: a client that disconnects can read the result later 
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from typing import Annotated, Any
 
@@ -68,6 +69,8 @@ def raise_denied(result: dict[str, Any] | None) -> None:
 
 def submit_run(request: Request, caller: Caller, body: runs.RunRequest) -> Job:
     """Check and queue a run of ``body`` for ``caller``; the job id is the run's thread id."""
+    if body.thread_id is not None and not re.fullmatch(THREAD, body.thread_id):
+        raise ApiError(422, "RequestValidationError", f"thread_id: must match {THREAD}", "letters, digits and _.:- only, up to 128")
     check_run(body)
     thread_id = body.thread_id or f"run-{uuid.uuid4().hex[:12]}"
     resources, queued = resources_of(request), body.model_copy(update={"thread_id": thread_id})
