@@ -12,6 +12,7 @@ from pydantic import Field
 
 from core.telemetry import Attr
 from graphs.chat import ChatReply, chat_turn
+from graphs.runner import RunNotFoundError, snapshot_of
 from policies.audit import AuditEvent
 from services.base import Caller, ServiceRequest, context_for, governed
 from tools.resources import Resources
@@ -26,7 +27,12 @@ class ChatRequest(ServiceRequest):
 
 def turn(resources: Resources, caller: Caller, request: ChatRequest, on_delta: Callable[[str], None] | None = None) -> ChatReply:
     """Send one message; the reply is streamed to ``on_delta`` and returned."""
-    with governed(resources, caller, "chat", "chat", resource=request.thread_id, audit=False) as (span, _):
+    try:  # a thread is its starter's conversation: anyone else needs the review right to read on in it
+        owner = (snapshot_of(resources, request.thread_id).values.get("caller") or {}).get("user")
+    except RunNotFoundError:
+        owner = None
+    actions = ["chat"] if owner in (None, caller.user) else ["chat", "review"]
+    with governed(resources, caller, "chat", actions, resource=request.thread_id, audit=False) as (span, _):
         context = context_for(resources, caller)
         span.set_attribute(Attr.CONVERSATION_ID, request.thread_id)
         span.set_attribute(Attr.THREAD_ID, request.thread_id)

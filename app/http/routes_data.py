@@ -1,0 +1,88 @@
+"""Search, de-identified cases, human reviews, health and the zoo, over HTTP.
+
+Each route is one service call run in Starlette's thread pool (these are fast and call no
+generative model, so they do not take a slot of the run queue), except answering a review,
+which resumes a run and therefore goes through the job queue like one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.http.auth import CallerDep, resources_of
+from app.http.errors import ApiError, responses
+from app.http.routes_runs import THREAD, error_of, jobs_of, raise_failure, wait_for
+from services import cases, data, reviews
+from services.intake import task_names
+
+router = APIRouter()
+
+
+class Health(BaseModel):
+    """``GET /healthz``: the server answers, and how busy its run queue is."""
+
+    status: Literal["ok"] = "ok"
+    running: int
+    queued: int
+    concurrency: int
+    tasks: list[str]
+
+
+class ReviewAnswer(BaseModel):
+    """A reviewer's answer to a paused run."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    action: Literal["approve", "edit", "reject"]
+    note: str = Field("", max_length=2000)
+    output: dict[str, Any] | None = Field(None, description="Corrected output fields (edit only).")
+
+
+@router.get("/healthz", response_model=Health, tags=["system"], responses=responses())
+def healthz(request: Request) -> Health:
+    """Liveness and queue depth (no key needed; nothing about patients or callers)."""
+    manager = jobs_of(request)
+    counts = manager.counts()
+    return Health(running=counts["running"], queued=counts["queued"], concurrency=manager.limit, tasks=task_names())
+
+
+@router.post("/api/search", response_model=data.SearchResult, tags=["data"], responses=responses(400, 401, 403))
+async def search(request: Request, body: data.SearchRequest, caller: CallerDep) -> data.SearchResult:
+    """Similar prior cases for a findings text, under the caller's access filter."""
+    return await run_in_threadpool(data.search, resources_of(request), caller, body)
+
+
+@router.get("/api/cases/{case_id}", response_model=cases.CaseView, tags=["data"], responses=responses(401, 403, 404))
+async def show_case(request: Request, case_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")], caller: CallerDep) -> cases.CaseView:
+    """A cited case, de-identified (the caller's role must be allowed to retrieve cases)."""
+    return await run_in_threadpool(cases.case, resources_of(request), caller, cases.CaseRequest(case_id=case_id))
+
+
+@router.get("/api/reviews", tags=["reviews"], responses=responses(401, 403))
+async def list_reviews(request: Request, caller: CallerDep) -> list[dict[str, Any]]:
+    """Runs paused for human review, with why they wait."""
+    found = await run_in_threadpool(reviews.list_reviews, resources_of(request), caller)
+    return [r.model_dump(mode="json") for r in found]
+
+
+@router.get("/api/reviews/{thread_id}", tags=["reviews"], responses=responses(401, 403, 404))
+async def show_review(request: Request, thread_id: Annotated[str, Path(pattern=THREAD)], caller: CallerDep) -> dict[str, Any]:
+    """One paused run: its draft and the reasons it waits."""
+    found = await run_in_threadpool(reviews.show_review, resources_of(request), caller, thread_id)
+    return found.model_dump(mode="json")
+
+
+@router.post("/api/reviews/{thread_id}", tags=["reviews"], responses=responses(400, 401, 403, 404, 409, 429))
+async def answer_review(request: Request, thread_id: Annotated[str, Path(pattern=THREAD)], body: ReviewAnswer, caller: CallerDep) -> dict[str, Any]:
+    """Approve, edit or reject a paused run; the run finishes as the reviewer and its result is returned."""
+    decision = reviews.ReviewDecision(thread_id=thread_id, action=body.action, note=body.note, output=body.output)
+    resources = resources_of(request)
+    job = jobs_of(request).submit(thread_id, "run", caller.user, lambda _: reviews.decide(resources, caller, decision), error_of)
+    await wait_for(job)
+    raise_failure(job)
+    if job.result is None:
+        raise ApiError(503, "Timeout", "the review is still being applied", f"read GET /api/runs/{thread_id}")
+    return job.result

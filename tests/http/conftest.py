@@ -1,0 +1,78 @@
+"""HTTP API tests: the real app over a writable copy of the small lakehouse, with real API keys."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.http.app import create_app
+from core.settings import Settings
+from services.keys import store_for
+from tools.resources import Resources
+
+ROLES = {"clinician": ("dr-h", "clinician", "treatment"), "auditor": ("aud-h", "auditor", "audit"),
+         "researcher": ("res-h", "researcher", "research"), "clinician2": ("dr-k", "clinician", "treatment")}
+
+
+@pytest.fixture(scope="module")
+def resources(small_lakehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Resources]:
+    home = tmp_path_factory.mktemp("http") / "home"
+    shutil.copytree(small_lakehouse.home, home, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "models", "keys.*"))
+    cached = Path("/tmp/sage-models/smollm2-135m")
+    if cached.is_dir():  # saves dequantizing the GGUF again in this home
+        (home / "models").mkdir(exist_ok=True)
+        (home / "models" / "smollm2-135m").symlink_to(cached)
+    found = Resources(Settings(home=home, checkpointer="sqlite"))
+    yield found
+    found.close()
+
+
+@pytest.fixture(scope="module")
+def keys(resources: Resources) -> dict[str, str]:
+    store = store_for(resources)
+    return {name: store.create(*who).secret for name, who in ROLES.items()}
+
+
+@pytest.fixture(scope="module")
+def app(resources: Resources) -> FastAPI:
+    return create_app(resources, concurrency=2)
+
+
+@pytest.fixture(scope="module")
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as found:
+        yield found
+
+
+def auth(secret: str) -> dict[str, str]:
+    return {"x-api-key": secret}
+
+
+@pytest.fixture(scope="module")
+def server(app: FastAPI) -> Iterator[str]:
+    """The same app behind a real uvicorn server on 127.0.0.1 (a free port), in a thread."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
