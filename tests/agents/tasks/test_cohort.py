@@ -12,7 +12,7 @@ def test_template_question_answers_with_rows_and_sql(direct) -> None:  # noqa: A
     assert SPEC.generate is not None and SPEC.generate(direct, task, evidence) is None  # no model needed
     answer = SPEC.compose(direct, task, evidence, None)
     assert answer.template == "patient_cohort" and answer.columns == ["patients"]
-    assert answer.count > 0 and answer.answer == f"{answer.count} patients" and "I50%" in answer.sql
+    assert answer.count > 0 and answer.answer.startswith(f"{answer.count} patients - ") and "I50%" in answer.sql and "SQL: " in answer.answer
     assert [name for name, _ in direct.calls] == ["query_records"]
 
 
