@@ -93,7 +93,7 @@ def _routed(state: RunState, ctx: Context, text: str, turn: dict[str, Any]) -> C
         span.set_attribute(Attr.ROUTE_REASON, decision.reason)
     if decision.task == "decline":  # nothing of a declined turn runs, not even its harmless parts
         reason = requests[0]["input"]["reason"]
-        error = {"type": "Declined", "message": reason, "hint": decision.reason if decision.method == "rules" else None, "agent": "planner"}
+        error = {"type": "Declined", "message": reason, "hint": None, "agent": "planner"}
         return Command(update={**turn, "status": "denied", "error": error, "route_reason": decision.reason, "memory": memory}, goto="decline")
     first = {**requests[0], "then": requests[1:]}
     return Command(update={**turn, "request": first, "route_reason": decision.reason, "status": "running", "error": None, "memory": memory}, goto="answer")

@@ -174,13 +174,9 @@ class Router:
         if self.use_rules:
             if (found := decline_kind(clean, identifiers_allowed)) is not None:
                 kind, matched = found
-                return _single(
-                    "decline",
-                    clean,
-                    "rules",
-                    f"declined: {DECLINE_REASONS[kind]} (rule {kind}: {matched!r})",
-                    decline_kind=kind,
-                )
+                # An injection's own words are not repeated (they would be instructions in every later echo).
+                shown = "" if kind == "injection" else f": {matched!r}"
+                return _single("decline", clean, "rules", f"declined: {DECLINE_REASONS[kind]} (rule {kind}{shown})", decline_kind=kind)
             if (cmd := command(clean)) is not None:
                 task, rest = cmd
                 return _single(task, rest or clean, "command", f"slash command /{task}")  # type: ignore[arg-type]

@@ -45,7 +45,9 @@ class EvidenceAnswer(BaseModel):
 def retrieve(ctx: TaskContext, task: BaseModel) -> dict[str, Any]:
     """Read the case's labels or the table's pairs when the question names a case or a drug."""
     assert isinstance(task, AnswerInput)
-    evidence: dict[str, Any] = {"ids": []}
+    # The thread's last run is evidence too: what it cited may be cited again (the grounding check reads ``ids``).
+    last_ids = [str(i) for i in (task.thread[-1].get("evidence_ids") or [])] if task.thread and _ABOUT_RUN.search(task.question) else []
+    evidence: dict[str, Any] = {"ids": last_ids}
     if (case_id := case_id_in(task.question)) and re.search(r"\blabel", task.question, re.IGNORECASE):
         sql = f"SELECT finding, state, label_version, labeler FROM report_labels WHERE report_id = '{case_id}' ORDER BY finding"
         evidence.update(case_id=case_id, labels=call(ctx, "query_records", {"sql": sql, "limit": 50}).get("rows", []), ids=[case_id])

@@ -48,7 +48,7 @@ def test_unsafe_turns_are_declined_and_the_thread_goes_on(settings: Settings, ro
     assert address.status == "denied" and "identifiers" in address.text
     assert not any(s.name == "execute_tool get_patient_record" for s in spans.get_finished_spans()), "nothing ran for declined turns"
     why = chat_turn(settings, "rt-3", "why did you decline my previous question", "dr-a", "clinician", router=router)
-    assert why.task == "answer" and "identifiers" in why.text
+    assert why.task == "answer" and "identifiers" in why.text, why.text
 
 
 def test_drug_question_without_patient_lists_its_interactions(settings: Settings, router: Router, spans) -> None:
