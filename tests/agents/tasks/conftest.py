@@ -38,12 +38,14 @@ class DirectContext:
 
         return query_engine(self.settings)
 
-    def _retrieve_similar_cases(self, findings: str, k: int = 3, mode: str = "rag", exclude_ids: list[str] | None = None, image_vector: list[float] | None = None, strategy: str = "label-aware") -> dict[str, Any]:
+    def _retrieve_similar_cases(self, findings: str, k: int = 3, mode: str = "rag", exclude_ids: list[str] | None = None, image_vector: list[float] | None = None, strategy: str = "label-aware",
+                                required_findings: dict[str, str] | None = None) -> dict[str, Any]:
         from lakehouse.retrieval import retrieve_similar_cases
-        from lakehouse.semantic import open_store
+        from lakehouse.semantic import SearchFilter, open_store
         from models.embedder import TextEmbedder
 
-        hits = retrieve_similar_cases(open_store(self.settings), TextEmbedder.from_settings(self.settings), findings, k=k, exclude_ids=exclude_ids or [], image_vector=image_vector, strategy=strategy)  # type: ignore[arg-type]
+        base = SearchFilter(findings=required_findings or {})  # type: ignore[arg-type]
+        hits = retrieve_similar_cases(open_store(self.settings), TextEmbedder.from_settings(self.settings), findings, k=k, exclude_ids=exclude_ids or [], image_vector=image_vector, strategy=strategy, base_filter=base)  # type: ignore[arg-type]
         return {"hits": [h.model_dump() for h in hits]}
 
     def _query_records(self, sql: str) -> dict[str, Any]:
