@@ -9,8 +9,8 @@ from core.settings import Settings
 from evals.report import eval_cases, evaluate_reports
 
 # Measured on this dev subset (train ids = 1 mod 5 among the 300-report test lakehouse, first 40):
-# rag macro F1 MEASURED_DEV_MACRO; the floor leaves room for one or two cases.
-DEV_MACRO_FLOOR = 0.0
+# rag macro F1 0.418 (F1-5 0.714, ROUGE-L 0.590); the floor leaves room for a case or two.
+DEV_MACRO_FLOOR = 0.35
 
 
 def test_evaluate_reports_limit_5_writes_table_json_and_plots(small_lakehouse: Settings, tmp_path: Path) -> None:
@@ -37,5 +37,5 @@ def test_default_mode_stays_above_the_dev_floor(small_lakehouse: Settings) -> No
     result = evaluate_reports(small_lakehouse, modes=("rag",), split="dev", limit=40, samples=50, out_dir=None)
     assert result.n == 40
     assert result.modes["rag"].macro_f1.value >= DEV_MACRO_FLOOR, result.modes["rag"].macro_f1
-    # rag states findings the copied findings over-state less often: its 5-finding F1 is not below the copy's.
-    assert result.modes["rag"].micro_f1.value >= result.baselines["constant normal"].micro_f1.value
+    # The editor states abnormal findings where they are: it beats calling every case normal.
+    assert result.modes["rag"].micro_f1.value > result.baselines["constant normal"].micro_f1.value
