@@ -114,12 +114,17 @@ def agreement(pairs: list[tuple[Labels, set[str]]]) -> dict[str, dict[str, Any]]
     return out
 
 
-def run(limit: int | None = None) -> dict[str, Any]:
-    """Label the Indiana reports and compare with their MeSH codes."""
+def run(limit: int | None = None, split: str | None = None) -> dict[str, Any]:
+    """Label the Indiana reports (of one split, if given) and compare with their MeSH codes.
+
+    The rules are frozen (``LABELER_NAME``); they were written while reading the whole corpus,
+    so the ``test`` figure is reported beside the ``train`` one, not as an unseen-text figure.
+    """
     from lakehouse.ingest.indiana import read_indiana
     from lakehouse.labeler import LABELER_NAME, label_report
+    from lakehouse.raw.schema import split_for
 
-    reports = list(read_indiana(limit=limit))
+    reports = [r for r in read_indiana(limit=limit) if split is None or split_for(r.report_id) == split]
     started = time.perf_counter()
     labelled = [label_report(r.findings, r.impression) for r in reports]
     seconds = time.perf_counter() - started
@@ -129,6 +134,7 @@ def run(limit: int | None = None) -> dict[str, Any]:
     mapped = [(labels, mesh | {"no_finding"} if not (mesh - {"no_finding", "support_devices"}) else mesh - {"no_finding"}) for labels, mesh in pairs]
     return {
         "labeler": LABELER_NAME,
+        "split": split or "all",
         "reports": len(reports),
         "reports_per_second": round(len(reports) / seconds, 1) if seconds else None,
         "per_finding": agreement(pairs),
@@ -140,13 +146,15 @@ def main() -> None:
     """Command-line entry: print the table and write the JSON result."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "labeler_agreement.json")
+    parser.add_argument("--split", choices=["train", "test"], default=None, help="only this split (default: all reports)")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    result = run(args.limit)
+    result = run(args.limit, args.split)
+    args.out = args.out or Path(__file__).parent / "results" / ("labeler_agreement.json" if args.split is None else f"labeler_agreement_{args.split}.json")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     header = f"{'finding':28} {'tp':>5} {'fp':>5} {'fn':>5} {'prec':>6} {'rec':>6} {'f1':>6} {'kappa':>6}"
-    lines = [f"{result['labeler']}: {result['reports']} reports, {result['reports_per_second']} reports/s", header]
+    lines = [f"{result['labeler']} ({result['split']}): {result['reports']} reports, {result['reports_per_second']} reports/s", header]
     for key, m in result["per_finding"].items():
         lines.append(f"{key:28} {m['tp']:5d} {m['fp']:5d} {m['fn']:5d} {m['precision']:6.3f} {m['recall']:6.3f} {m['f1']:6.3f} {m['kappa']:6.3f}")
     m = result["no_finding_vs_unmapped_mesh"]

@@ -104,6 +104,7 @@ def retrieve_batch(
     base_filter: SearchFilter | None = None,
     strategy: Strategy = "label-aware",
     image_vectors: Sequence[Sequence[float] | None] | None = None,
+    required_findings: Sequence[dict[str, str]] | None = None,
 ) -> list[list[CaseEvidence]]:
     """Similar cases for many queries: one embedder call and batched searches.
 
@@ -116,6 +117,8 @@ def retrieve_batch(
         base_filter: Conditions every search carries (access tags, split).
         strategy: ``label-aware`` (default), ``text`` (naive baseline) or ``image``.
         image_vectors: Per query, an image embedding (required for ``image``).
+        required_findings: Per query, label states the returned cases must carry (``text`` strategy
+            only; the retrieve-then-edit drafting asks for cases with the findings it will state).
 
     Raises:
         RetrievalError: empty findings text, or ``image`` without an image vector.
@@ -141,7 +144,9 @@ def retrieve_batch(
     vectors = embedder.embed(list(findings) + [abnormal_text(f, "") for f in findings])
     text_vecs, abn_vecs = vectors[:n], vectors[n:]
     if strategy == "text":
-        hits = store.search_batch(text_vecs.tolist(), using="text", filters=[_with(base_filter, excludes[i]) for i in range(n)], limit=k)
+        required = list(required_findings) if required_findings is not None else [{} for _ in range(n)]
+        filters = [_with(base_filter, excludes[i], findings={**(base_filter.findings if base_filter else {}), **required[i]}) for i in range(n)]
+        hits = store.search_batch(text_vecs.tolist(), using="text", filters=filters, limit=k)
         return [[_evidence(h, h.score, h.score, "qdrant:text") for h in row] for row in hits]
     if strategy != "label-aware":
         raise RetrievalError(f"unknown retrieval strategy {strategy!r}", hint="use label-aware, text or image")

@@ -22,7 +22,7 @@ from services.base import Caller, ServiceRequest, governed
 from tools.governed import safe_error
 from tools.resources import Resources
 
-Mode = Literal["rag", "no-rag", "retrieval-only"]
+Mode = Literal["rag", "rag-lm", "no-rag", "retrieval-only"]
 REDACT_TOOL = "redact_phi"
 HINT = "use a role and --purpose the policy pack allows for the mode's tools (e.g. --role clinician)"
 

@@ -28,7 +28,8 @@ from tools.resources import Resources
 
 # Tools each mode uses, checked against the caller's role (least privilege: no-rag retrieves nothing).
 MODE_TOOLS: dict[str, tuple[str, ...]] = {
-    "rag": ("retrieve_similar_cases", "generate_text"),
+    "rag": ("retrieve_similar_cases",),  # retrieve-then-edit: no model call
+    "rag-lm": ("retrieve_similar_cases", "generate_text"),
     "no-rag": ("generate_text",),
     "retrieval-only": ("retrieve_similar_cases",),
 }
@@ -79,7 +80,7 @@ def generate_impressions(
     Args:
         resources: The installation (semantic store, embedder, model zoo).
         items: Cases to draft.
-        mode: ``rag``, ``no-rag`` or ``retrieval-only``.
+        mode: ``rag`` (retrieve-then-edit), ``rag-lm``, ``no-rag`` or ``retrieval-only``.
         model: Zoo name of the chat model (default ``settings.chat_model``).
         adapter: LoRA adapter name, if any.
         k: Retrieved cases per item (rag and retrieval-only).
@@ -91,19 +92,21 @@ def generate_impressions(
     from lakehouse.retrieval import retrieve_batch
     from models.lm.types import GenerationParams
 
-    chat = resources.zoo.chat_model(model) if mode != "retrieval-only" else None
+    chat = resources.zoo.chat_model(model) if mode in ("rag-lm", "no-rag") else None
     params = GenerationParams(max_new_tokens=max_new_tokens, temperature=0.0, seed=0)
     results: list[BatchResult] = []
     for start in range(0, len(items), batch_size):
         batch = items[start : start + batch_size]
         began = time.perf_counter()
         evidence: list[list[Any]] = [[] for _ in batch]
-        if mode != "no-rag":
+        if mode not in ("no-rag", "rag"):
             evidence = retrieve_batch(resources.store, resources.embedder, [b.findings for b in batch], k=k, exclude_ids=[[b.id] for b in batch], base_filter=base_filter)
-        if chat is None:
+        if mode == "rag":
+            evidence, impressions = _edit_batch(resources, batch, k, base_filter)
+        elif chat is None:
             impressions = [hits[0].impression if hits else "" for hits in evidence]
         else:
-            conversations = [impression_messages(b.findings, "", [PriorCase(h.case_id, h.findings, h.impression) for h in hits] if mode == "rag" else []) for b, hits in zip(batch, evidence, strict=True)]
+            conversations = [impression_messages(b.findings, "", [PriorCase(h.case_id, h.findings, h.impression) for h in hits] if mode == "rag-lm" else []) for b, hits in zip(batch, evidence, strict=True)]
             impressions = [clean_impression(g.text) for g in chat.generate_batch(conversations, params, adapter)]
         per_item = (time.perf_counter() - began) / len(batch)
         for b, hits, text in zip(batch, evidence, impressions, strict=True):
@@ -112,3 +115,34 @@ def generate_impressions(
         if on_batch is not None:
             on_batch(len(batch))
     return results
+
+
+def _edit_batch(resources: Resources, batch: Sequence[BatchItem], k: int, base_filter: SearchFilter | None) -> tuple[list[list[Any]], list[str]]:
+    """The ``rag`` mode in batches: the same retrieve-then-edit steps as the report task (agents.tasks.report_edit)."""
+    from agents.tasks.report_edit import (
+        CANDIDATES,
+        as_candidates,
+        edit_impression,
+        impression_findings,
+        required_labels,
+    )
+    from lakehouse.labeler import label_text
+    from lakehouse.retrieval import retrieve_batch
+    store, embedder = resources.store, resources.embedder
+    texts, excludes = [b.findings for b in batch], [[b.id] for b in batch]
+    labels = [dict(label_text(t)) for t in texts]
+    neighbours = retrieve_batch(store, embedder, texts, k=CANDIDATES, exclude_ids=excludes, base_filter=base_filter)
+    targets = [impression_findings(lab, as_candidates(n)) for lab, n in zip(labels, neighbours, strict=True)]
+    found = retrieve_batch(store, embedder, texts, k=CANDIDATES, exclude_ids=excludes, base_filter=base_filter, strategy="text",
+                           required_findings=[required_labels(t, lab) for t, lab in zip(targets, labels, strict=True)])
+    empty = [i for i, hits in enumerate(found) if not hits]
+    if empty:  # no prior case carries the target findings: edit the plain nearest cases instead
+        retry = retrieve_batch(store, embedder, [texts[i] for i in empty], k=CANDIDATES, exclude_ids=[excludes[i] for i in empty], base_filter=base_filter, strategy="text")
+        for i, hits in zip(empty, retry, strict=True):
+            found[i] = hits
+    evidence, impressions = [], []
+    for text, target, hits in zip(texts, targets, found, strict=True):
+        edited = edit_impression(text, target, as_candidates(hits))
+        evidence.append(([h for h in hits if h.case_id == edited.base_case_id] + [h for h in hits if h.case_id != edited.base_case_id])[:k])
+        impressions.append(edited.impression)
+    return evidence, impressions

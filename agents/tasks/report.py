@@ -1,9 +1,14 @@
 """Task "report": draft the IMPRESSION of a chest X-ray report from its FINDINGS, citing similar cases.
 
-Modes (the same three as ``sagehealth generate-batch``):
+Modes (the same as ``sagehealth generate-batch``):
 
-- ``rag``: retrieve similar prior cases (label-aware, see :mod:`lakehouse.retrieval`) and show
-  them to the model as examples;
+- ``rag`` (default): retrieve-then-edit (:mod:`agents.tasks.report_edit`): decide which of the
+  findings the impression states from label-aware neighbours, retrieve prior cases carrying
+  exactly those findings, and edit the consensus impression among them so that it states
+  those findings and no others. No model call: measured better and faster than prompting the
+  135M model (docs/results.md, issue 18);
+- ``rag-lm``: retrieve similar prior cases (label-aware, see :mod:`lakehouse.retrieval`) and show
+  them to the model as examples (the previous ``rag``);
 - ``no-rag``: the model sees the findings only (no retrieval, no citations);
 - ``retrieval-only``: no model; the impression is the nearest case's impression, cited.
 
@@ -28,11 +33,19 @@ from pydantic import BaseModel, Field, field_validator
 from agents.tasks.base import TaskContext, TaskSpec, register_task
 from agents.tasks.evidence import call
 from agents.tasks.prompts import prior_cases
+from agents.tasks.report_edit import (
+    CANDIDATES,
+    EDITOR_VERSION,
+    as_candidates,
+    edit_impression,
+    impression_findings,
+    required_labels,
+)
 from agents.tasks.text_inputs import clinical_text
 from lakehouse.findings import positive_findings
 from models.prompts import impression_messages
 
-Mode = Literal["rag", "no-rag", "retrieval-only"]
+Mode = Literal["rag", "rag-lm", "no-rag", "retrieval-only"]
 MAX_FINDINGS_CHARS = 5000
 # Below this cosine the nearest prior case is too unlike the query to lean on (MiniLM on Indiana
 # findings: near-duplicates score > 0.9, typical top-1 neighbours 0.7-0.9).
@@ -47,7 +60,7 @@ class ReportInput(BaseModel):
 
     findings: str = Field(description=f"FINDINGS section of the chest X-ray report (1-{MAX_FINDINGS_CHARS} characters).")
     indication: str = Field("", max_length=1000, description="Clinical indication, if known.")
-    mode: Mode = Field("rag", description="rag (retrieval-augmented), no-rag, or retrieval-only (no model).")
+    mode: Mode = Field("rag", description="rag (retrieve-then-edit, default), rag-lm (model prompted with retrieved cases), no-rag, or retrieval-only (no model).")
     k: int = Field(3, ge=1, le=10, description="Similar prior cases to retrieve (1-10).")
     case_id: str | None = Field(None, max_length=64, description="Id of the case being reported; never retrieved as its own example.")
     image_path: str | None = Field(None, description="PNG/JPEG/DICOM of the study; embedded by the image encoder, image-similar cases join retrieval and are cited.")
@@ -123,15 +136,37 @@ def retrieve(ctx: TaskContext, task: BaseModel) -> dict[str, Any]:
     hits: list[dict[str, Any]] = []
     image_hits: list[dict[str, Any]] = []
     if task.mode != "no-rag":
-        args: dict[str, Any] = {"findings": task.findings, "k": task.k, "mode": task.mode, "exclude_ids": [task.case_id] if task.case_id else []}
+        k = CANDIDATES if task.mode == "rag" else task.k  # rag: the neighbours that vote on the target findings
+        args: dict[str, Any] = {"findings": task.findings, "k": k, "mode": task.mode, "exclude_ids": [task.case_id] if task.case_id else []}
         if vector is not None:
             args["image_vector"] = vector  # image neighbours join the label-aware pool
         hits = [h for h in call(ctx, "retrieve_similar_cases", args).get("hits", []) if h.get("case_id") != task.case_id]
         if vector is not None:
             # The label-aware rerank judges its pool by text, so image neighbours are also fetched and cited on their own.
             found = {h["case_id"] for h in hits}
-            image_hits = [h for h in call(ctx, "retrieve_similar_cases", {**args, "strategy": "image"}).get("hits", []) if h.get("case_id") not in found | {task.case_id}]
-    return {"ids": [h["case_id"] for h in hits + image_hits], "hits": hits, "image_hits": image_hits, "query_labels": labels}
+            image_hits = [h for h in call(ctx, "retrieve_similar_cases", {**args, "k": task.k, "strategy": "image"}).get("hits", []) if h.get("case_id") not in found | {task.case_id}]
+    evidence: dict[str, Any] = {"query_labels": labels}
+    if task.mode == "rag":
+        hits, evidence["edit"] = _edit_candidates(ctx, task, labels, hits)
+    return {"ids": [h["case_id"] for h in hits + image_hits], "hits": hits, "image_hits": image_hits, **evidence}
+
+
+def _edit_candidates(ctx: TaskContext, task: ReportInput, labels: dict[str, str], neighbours: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """rag: the findings the impression states (vote of the label-aware neighbours) and the edited impression.
+
+    The neighbours come from a label-aware search of ``report_edit.CANDIDATES`` cases; the
+    candidates from a plain text search restricted to reports carrying the target findings
+    (normal reports for a normal query), retried unrestricted when none matches. The cited
+    hits are the edited case first, then the other closest candidates (``task.k`` in all).
+    """
+    target = impression_findings(labels, as_candidates(neighbours))
+    args: dict[str, Any] = {"findings": task.findings, "k": CANDIDATES, "mode": task.mode, "strategy": "text", "exclude_ids": [task.case_id] if task.case_id else []}
+    found = call(ctx, "retrieve_similar_cases", {**args, "required_findings": required_labels(target, labels)}).get("hits", [])
+    found = [h for h in found if h.get("case_id") != task.case_id] or [h for h in call(ctx, "retrieve_similar_cases", args).get("hits", []) if h.get("case_id") != task.case_id]
+    edited = edit_impression(task.findings, target, as_candidates(found))
+    first = [h for h in found if h["case_id"] == edited.base_case_id]
+    cited = (first + [h for h in found if h["case_id"] != edited.base_case_id])[: task.k]
+    return cited, edited.model_dump()
 
 
 def generate(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any]) -> dict[str, Any] | None:
@@ -139,7 +174,10 @@ def generate(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any]) -> dic
     assert isinstance(task, ReportInput)
     if task.mode == "retrieval-only":
         return None
-    examples = prior_cases(evidence.get("hits", [])) if task.mode == "rag" else []
+    if task.mode == "rag":  # retrieve-then-edit: the draft was made from the evidence, no model call
+        edit = evidence.get("edit") or {}
+        return {"impression": str(edit.get("impression", "")), "model": EDITOR_VERSION, "adapter": None}
+    examples = prior_cases(evidence.get("hits", [])) if task.mode == "rag-lm" else []
     args: dict[str, Any] = {"messages": impression_messages(task.findings, task.indication, examples), "max_new_tokens": task.max_new_tokens, "temperature": 0.0, "seed": 0}
     if task.adapter:
         args["adapter"] = task.adapter

@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
     def generate_batch(
         in_path: Path = InOpt,
         out_path: Path = OutOpt,
-        mode: str = typer.Option("rag", "--mode", help="rag | no-rag | retrieval-only."),
+        mode: str = typer.Option("rag", "--mode", help="rag (retrieve-then-edit) | rag-lm | no-rag | retrieval-only."),
         model: str | None = typer.Option(None, "--model", help="Zoo name of the chat model (default: SAGE_CHAT_MODEL)."),
         adapter: str | None = typer.Option(None, "--adapter", help="LoRA adapter name."),
         k: int = typer.Option(3, "--k", min=1, max=10, help="Similar cases retrieved per report."),
@@ -107,8 +107,8 @@ def register(app: typer.Typer) -> None:
         resources = open_resources()
         person = who(resources, user, role, purpose)
         try:
-            if mode not in ("rag", "no-rag", "retrieval-only"):
-                raise BatchInputError(f"unknown --mode {mode!r}", hint="use rag, no-rag or retrieval-only")
+            if mode not in ("rag", "rag-lm", "no-rag", "retrieval-only"):
+                raise BatchInputError(f"unknown --mode {mode!r}", hint="use rag, rag-lm, no-rag or retrieval-only")
             items, errors = read_items(in_path)
             for err in errors:
                 err_console.print(f"[yellow]{in_path}:{err['line']}:[/] {err['error']} (skipped)")

@@ -57,6 +57,9 @@ def register(app: typer.Typer) -> None:
         console.rule(f"[bold]case {case['report_id']}[/] (test split)")
         console.print(f"[bold]findings:[/] {case['findings']}")
         render_result(result)
+        output = result.output or {}
+        drafter = "retrieve-then-edit from label-matched prior cases (no model call)" if output.get("mode") == "rag" else f"model {output.get('model') or '-'}"
+        console.print(f"[bold]drafted by:[/] {drafter}; " + (f"adapter {output['adapter']} USED" if output.get("adapter") else "no adapter used"))
         console.print(f"[bold]radiologist's impression (reference, never shown to the model):[/] {case.get('impression') or '-'}")
         for hit in result.evidence.get("hits", []):
             console.print(f"  evidence {hit['case_id']}: similarity {hit['similarity']:.2f}  positives {', '.join(hit['positive_findings']) or 'none'}")

@@ -39,9 +39,13 @@ class DirectContext:
     def _engine(self) -> Any:
         return self.resources.query
 
-    def _retrieve_similar_cases(self, findings: str, k: int = 3, mode: str = "rag", exclude_ids: list[str] | None = None, image_vector: list[float] | None = None, strategy: str = "label-aware") -> dict[str, Any]:
+    def _retrieve_similar_cases(self, findings: str, k: int = 3, mode: str = "rag", exclude_ids: list[str] | None = None, image_vector: list[float] | None = None, strategy: str = "label-aware",
+                                required_findings: dict[str, str] | None = None) -> dict[str, Any]:
         from lakehouse.retrieval import retrieve_similar_cases
-        hits = retrieve_similar_cases(self.resources.store, self.resources.embedder, findings, k=k, exclude_ids=exclude_ids or [], image_vector=image_vector, strategy=strategy)  # type: ignore[arg-type]
+        from lakehouse.semantic import SearchFilter
+
+        base = SearchFilter(findings=required_findings or {})  # type: ignore[arg-type]
+        hits = retrieve_similar_cases(self.resources.store, self.resources.embedder, findings, k=k, exclude_ids=exclude_ids or [], image_vector=image_vector, strategy=strategy, base_filter=base)  # type: ignore[arg-type]
         return {"hits": [h.model_dump() for h in hits]}
 
     def _query_records(self, sql: str) -> dict[str, Any]:

@@ -34,18 +34,36 @@ def test_clean_impression() -> None:
     assert clean_impression("Small left effusion: likely reactive.") == "Small left effusion: likely reactive."
 
 
-def test_rag_cites_real_cases_and_excludes_the_query(direct, small_lakehouse) -> None:  # noqa: ANN001
+def test_rag_edits_a_label_matched_case_without_the_model(direct, small_lakehouse) -> None:  # noqa: ANN001
+    from agents.tasks.report_edit import abnormal_positives
     from lakehouse.semantic import open_store
 
     store = open_store(small_lakehouse)
     case = next(p for p in store.scroll(limit=300) if "cardiomegaly" in p.payload.get("positive_findings", []) and p.payload.get("findings"))
-    task = ReportInput(findings=case.payload["findings"], case_id=case.case_id, max_new_tokens=16)
+    evidence, draft = run(direct, ReportInput(findings=case.payload["findings"], case_id=case.case_id))
+    cited = [c.case_id for c in draft.citations]
+    assert len(cited) == 3 and case.case_id not in cited and cited[0] == evidence["edit"]["base_case_id"]
+    assert "generate_text" not in [n for n, _ in direct.calls]  # retrieve-then-edit: no model call
+    candidates = [a for n, a in direct.calls if n == "retrieve_similar_cases" and a.get("strategy") == "text"]
+    assert candidates and candidates[0]["required_findings"].get("cardiomegaly") == "present"
+    # The draft states exactly the findings the editor targeted, and cardiomegaly is always stated.
+    assert abnormal_positives(draft.impression) == set(evidence["edit"]["target"]) - {"no_finding"}
+    assert "cardiomegaly" in evidence["edit"]["target"] and draft.model == "retrieve-edit-v1"
+    assert not any("names findings" in r for r in draft.review_reasons)
+
+
+def test_rag_lm_cites_real_cases_and_excludes_the_query(direct, small_lakehouse) -> None:  # noqa: ANN001
+    from lakehouse.semantic import open_store
+
+    store = open_store(small_lakehouse)
+    case = next(p for p in store.scroll(limit=300) if "cardiomegaly" in p.payload.get("positive_findings", []) and p.payload.get("findings"))
+    task = ReportInput(findings=case.payload["findings"], case_id=case.case_id, max_new_tokens=16, mode="rag-lm")
     evidence, draft = run(direct, task)
     cited = [c.case_id for c in draft.citations]
     assert len(cited) == 3 and case.case_id not in cited
     assert {p.case_id for p in store.retrieve(cited)} == set(cited)  # every citation is a stored case
     assert draft.query_labels.get("cardiomegaly") == "present"
-    assert draft.model and draft.mode == "rag"
+    assert draft.model and draft.mode == "rag-lm"
     prompt = next(args for name, args in direct.calls if name == "generate_text")["messages"][1]["content"]
     assert "Similar prior cases" in prompt and evidence["hits"][0]["impression"] in prompt
     assert draft.needs_review == bool(draft.review_reasons)
