@@ -104,6 +104,11 @@ def decline_kind(text: str, identifiers_allowed: bool = False) -> tuple[DeclineK
     """
     for kind, verdict in (("injection", detect_injection(text, "user")), ("harmful", detect_harm(text))):
         if verdict.flagged:
+            rules = {getattr(m, "rule", "") for m in verdict.matched}
+            if kind == "injection" and rules and all(r.startswith("ident") for r in rules):
+                kind = "identifiers"  # a plain ask for identifiers, not an attempt to override instructions
+                if identifiers_allowed:
+                    continue
             return kind, verdict.reason  # type: ignore[return-value]
     for kind, patterns in (
         ("injection", EXTRA_INJECTION),

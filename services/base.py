@@ -51,11 +51,20 @@ class ServiceRequest(BaseModel):
             raise RequestError(f"invalid {cls.__name__}: {problems}", hint=f"fields: {fields}") from None
 
 
-def require_caller(caller: Caller) -> Caller:
-    """The caller, if it names a user, a role and a purpose; else a CallerError (fail closed)."""
+def require_caller(caller: Caller, resources: Resources | None = None, action: str = "request") -> Caller:
+    """The caller, if it names a user, a role and a purpose; else a CallerError (fail closed).
+
+    With ``resources``, the refusal is audited (rule ``identity``) before it is raised.
+    """
     missing = [name for name in ("user", "role", "purpose") if not str(getattr(caller, name) or "").strip()]
     if missing:
-        raise CallerError(f"the request has no {' or '.join(missing)}", hint="pass --user NAME --role ROLE --purpose PURPOSE (or set SAGE_DEFAULT_USER / SAGE_DEFAULT_ROLE)")
+        reason = f"no {' or '.join(missing)} given"
+        if resources is not None:
+            from policies.audit import AuditEvent
+
+            resources.audit.append(AuditEvent(actor=caller.user or "(none)", action=action, resource=action, decision="deny",
+                                              details={"role": caller.role, "purpose": caller.purpose, "rule": "identity", "reason": reason}))
+        raise CallerError(f"the request has {reason}", hint="pass --user NAME --role ROLE --purpose PURPOSE (or set SAGE_DEFAULT_USER / SAGE_DEFAULT_ROLE)")
     return caller
 
 
@@ -108,7 +117,7 @@ def governed(
     The decision (allowed or denied) is audited once by ``tools.governed.authorize`` and set on
     the span; a denial raises ``ActionDeniedError`` out of the span, which records its type.
     """
-    require_caller(caller)
+    require_caller(caller, resources, audit_action or (actions if isinstance(actions, str) else actions[0]))
     with workflow(resources, caller, name, service=service) as span:
         decision = authorize(resources, caller, actions, resource=resource, run_id=run_id, audit_action=audit_action, details=details, hint=hint, audit=audit)
         span.set_attribute(Attr.POLICY_EFFECT, decision.effect)

@@ -56,7 +56,7 @@ def case_report(resources: Resources, caller: Caller, request: CaseRequest) -> C
         CaseNotFoundError: no such case (or the caller's scope hides it).
         ToolDeniedError: the role may not read records.
     """
-    require_caller(caller)
+    require_caller(caller, resources)
     sql = f"SELECT report_id, modality, split, indication, comparison, findings, impression FROM reports WHERE report_id = '{request.case_id}'"
     with workflow(resources, caller, "case_report"):
         rows = invoker(resources, caller).call("query_records", {"sql": sql, "limit": 1}).rows  # type: ignore[attr-defined]

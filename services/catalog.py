@@ -152,7 +152,7 @@ def call_tool(resources: Resources, caller: Caller, name: str, arguments: dict[s
     tool = served_tools().get(name)
     if tool is None:
         raise UnknownServedToolError(f"unknown tool {name!r}", hint=f"tools: {', '.join(sorted(served_tools()))}")
-    require_caller(caller)  # identity first: an anonymous caller learns nothing, not even schema errors
+    require_caller(caller, resources)  # identity first: an anonymous caller learns nothing, not even schema errors
     args = dict(arguments or {})
     check_arguments(tool, args)
     result = tool.handler(resources, caller, args)

@@ -96,7 +96,7 @@ def ingest(resources: Resources, caller: Caller, request: IngestRequest, progres
 
 def search(resources: Resources, caller: Caller, request: SearchRequest) -> SearchResult:
     """Similar cases in the semantic tier, under the caller's access filter."""
-    require_caller(caller)
+    require_caller(caller, resources)
     args: dict[str, Any] = {"findings": request.text, "k": request.k, "split": request.split, "required_findings": dict(request.required_findings)}
     with workflow(resources, caller, "search"):
         result = invoker(resources, caller).call("retrieve_similar_cases", args)
@@ -105,6 +105,6 @@ def search(resources: Resources, caller: Caller, request: SearchRequest) -> Sear
 
 def query(resources: Resources, caller: Caller, request: QueryRequest) -> Rows:
     """Run one read-only SQL statement over the raw tier within the caller's scope."""
-    require_caller(caller)
+    require_caller(caller, resources)
     with workflow(resources, caller, "query"):
         return invoker(resources, caller).call("query_records", {"sql": request.sql, "limit": request.max_rows})  # type: ignore[return-value]

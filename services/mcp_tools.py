@@ -129,7 +129,7 @@ def governed_tool(resources: Resources, caller: Caller, server_name: str, server
 
 async def outside_tools(resources: Resources, caller: Caller, config: McpConfig | None = None) -> OutsideToolset:
     """The outside tools ``caller`` may use, as governed LangChain tools (a server that fails is reported, not raised)."""
-    require_caller(caller)
+    require_caller(caller, resources)
     config = config or load_config(resources.settings.home)
     found = OutsideToolset()
     for server_name, server in config.servers.items():

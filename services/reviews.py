@@ -50,7 +50,7 @@ def decide(resources: Resources, caller: Caller, decision: ReviewDecision) -> Ru
         tools.governed.ActionDeniedError: the reviewer's role may not review (audited; the run
             stays paused).
     """
-    require_caller(caller)
+    require_caller(caller, resources)
     if decision.output is not None and decision.action != "edit":
         from core.errors import SageError
 

@@ -60,7 +60,7 @@ def run_task(resources: Resources, caller: Caller, request: RunRequest) -> RunRe
     Raises:
         UnknownTaskError, TaskInputError, CallerError: before any agent runs.
     """
-    require_caller(caller)
+    require_caller(caller, resources)
     spec = get_task(request.task)
     validated = validate_input(spec, request.input)
     context = context_for(resources, caller, model=request.model, adapter=request.adapter, max_new_tokens=request.max_new_tokens)
@@ -80,7 +80,7 @@ def resume(resources: Resources, caller: Caller, thread_id: str) -> RunResult:
     The run's own caller may always retry it; anyone else needs the ``review`` right (they
     see what the run produces). Either way the resumed steps run, and are audited, as ``caller``.
     """
-    require_caller(caller)
+    require_caller(caller, resources)
     values = snapshot_of(resources, thread_id).values
     # The run's own caller retries with the run's own rights (its tools are gated again inside);
     # anyone else sees what the run produces, so needs the review right.
@@ -97,7 +97,7 @@ def resume(resources: Resources, caller: Caller, thread_id: str) -> RunResult:
 
 def get_run(resources: Resources, caller: Caller, thread_id: str) -> RunResult:
     """The latest run on a thread: its own caller may read it; anyone else needs the ``review`` right."""
-    require_caller(caller)
+    require_caller(caller, resources)
     result = load_result(resources, thread_id)
     action = OWN_RUN if result.caller.get("user") == caller.user else "review"  # others need the review right
     with governed(resources, caller, "get_run", action, resource=thread_id, run_id=result.run_id, audit_action="run:show"):

@@ -124,7 +124,11 @@ def register(app: typer.Typer) -> None:
 
         resources = open_resources()
         try:
-            request = SearchRequest.parse({"text": text, "k": k, "split": split, "required_findings": _parse_findings(finding)})
+            try:
+                request = SearchRequest.parse({"text": text, "k": k, "split": split, "required_findings": _parse_findings(finding)})
+            except SageError as exc:
+                hint = "use --finding KEY=STATE, e.g. pleural_effusion=present" if "required_findings" in exc.message else exc.hint
+                raise SageError(exc.message, hint=hint) from None
             result = search_service(resources, who(resources, user, role, purpose), request)
         except SageError as exc:
             fail(exc, as_json)

@@ -93,7 +93,7 @@ def test_denied_role_exits_1_writes_nothing_and_is_audited(cli, home: Settings, 
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     src.write_text("".join(json.dumps(c) + "\n" for c in _cases(home, 2)))
     code, error = _run(cli, "--in", str(src), "--out", str(out), "--mode", "retrieval-only", "--user", "aud-1", "--role", "auditor", "--purpose", "audit")
-    assert code == 1 and "auditor" in error["error"] and error["type"] == "BatchDeniedError"
+    assert code == 1 and "auditor" in error["error"] and error["type"] == "ActionDeniedError"
     assert not out.exists() and [p.name for p in tmp_path.iterdir() if p.name != "home"] == ["in.jsonl"]
     last = AuditLog(home.audit_path).entries()[-1]
     assert (last.actor, last.action, last.decision) == ("aud-1", "batch:generate", "deny") and last.details["items"] == 2
@@ -131,12 +131,13 @@ def test_researcher_gets_only_research_consented_train_cases_and_one_audit_event
 
 def test_generated_impressions_are_redacted_before_they_are_written(cli, home: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     from agents.tasks import batch as engine
+    from services import batch as service
 
-    def leaky(settings, items, **kwargs):  # noqa: ANN001, ANN003, ANN202 - a model that echoes identifiers
+    def leaky(resources, items, **kwargs):  # noqa: ANN001, ANN003, ANN202 - a model that echoes identifiers
         assert kwargs["base_filter"].split == "train"
         return [engine.BatchResult(id=i.id, impression=f"Cardiomegaly. Discussed with John Smith at (317) 555-0143 on {i.id}.", retrieved=[]) for i in items]
 
-    monkeypatch.setattr(engine, "generate_impressions", leaky)
+    monkeypatch.setattr(service, "generate_impressions", leaky)  # the model is not what this test is about
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     src.write_text(json.dumps({"id": "Q1", "findings": "Heart size is enlarged."}) + "\n")
     code, summary = _run(cli, "--in", str(src), "--out", str(out), "--mode", "no-rag")
