@@ -8,7 +8,8 @@ Runs the report task (retrieval-only mode by default, so model time does not hid
 - graph with the in-memory checkpointer and with SQLite (the default), each with tracing off and on.
 
 Configurations alternate every repetition. Per-node overhead = (graph - direct, tracing off) /
-nodes visited (11 per run: 6 planner visits + 5 agents).
+nodes visited (6 per run: the planner once, then the 5 agents; before the service-layer change
+the planner ran after every agent: 11).
 Prints a table and writes benchmarks/results/orchestration.json.
 
     SAGE_HOME=.sage .venv/bin/python benchmarks/orchestration.py --reps 20
