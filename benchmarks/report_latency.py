@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20, help="test cases (one run each, after a warm-up)")
     parser.add_argument("--adapter", default=None)
     parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--mode", default="rag", choices=["rag", "rag-lm", "no-rag", "retrieval-only"], help="report mode (rag-lm: the model drafts from retrieved cases)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/report_latency.json"))
     args = parser.parse_args()
 
@@ -52,7 +54,7 @@ def main() -> None:
         raise SystemExit("no test-split cases: run `sagehealth ingest` first")
 
     def run(case: dict) -> tuple[float, dict[str, float], str]:
-        task_input = {"findings": case["findings"], "indication": case.get("indication") or "", "case_id": case["report_id"], "max_new_tokens": args.max_new_tokens}
+        task_input = {"findings": case["findings"], "indication": case.get("indication") or "", "case_id": case["report_id"], "max_new_tokens": args.max_new_tokens, "mode": args.mode}
         start = time.perf_counter()
         result = run_task(Resources.for_settings(settings), Caller(user="bench", role="clinician", purpose="treatment"), RunRequest(task="report", input=task_input, adapter=args.adapter))
         wall = (time.perf_counter() - start) * 1000
@@ -73,6 +75,8 @@ def main() -> None:
     summary = {
         "n": len(walls),
         "adapter": args.adapter,
+        "mode": args.mode,
+        "load_average": list(os.getloadavg()),
         "model": settings.chat_model,
         "max_new_tokens": args.max_new_tokens,
         "p50_ms": statistics.median(walls),
