@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _run(tree: Path, script: str, args: list[str], out: Path) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+def _run(tree: Path, home: Path, script: str, args: list[str], out: Path) -> dict:
+    env = {**os.environ, "SAGE_HOME": str(home), "PYTHONPATH": str(tree), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
     before = os.getloadavg()
     subprocess.run([sys.executable, str(tree / "benchmarks" / script), *args, "--out", str(out)], cwd=tree, env=env, check=True)
     result = json.loads(out.read_text())
@@ -41,12 +42,15 @@ def main() -> None:
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sage-bench-"))
     results: dict[str, dict] = {}
-    trees = (("old", args.old), ("new", ROOT))
-    for name, tree in trees:
-        results[f"orchestration_{name}"] = _run(tree, "orchestration.py", ["--reps", str(args.reps)], tmp / f"orch-{name}.json")
-    for name, tree in trees:
+    home = Path(os.environ.get("SAGE_HOME", ROOT / ".sage")).resolve()
+    old_home = tmp / "old-home"  # the same lakehouse; the old code keeps its own audit log, traces and checkpoints
+    shutil.copytree(home, old_home, ignore=shutil.ignore_patterns("audit*", "traces", "checkpoints.sqlite*", "keys.json"))
+    trees = (("old", args.old, old_home), ("new", ROOT, home))
+    for name, tree, where in trees:
+        results[f"orchestration_{name}"] = _run(tree, where, "orchestration.py", ["--reps", str(args.reps)], tmp / f"orch-{name}.json")
+    for name, tree, where in trees:
         extra = ["--mode", "rag-lm"] if name == "new" else []  # the old code's rag is the new rag-lm
-        results[f"report_{name}"] = _run(tree, "report_latency.py", ["--n", str(args.n), *extra], tmp / f"report-{name}.json")
+        results[f"report_{name}"] = _run(tree, where, "report_latency.py", ["--n", str(args.n), *extra], tmp / f"report-{name}.json")
 
     def graph_sqlite(r: dict) -> dict:
         return next(row for row in r["rows"] if row["label"].startswith("graph, sqlite") and row["tracing"] == "off")
