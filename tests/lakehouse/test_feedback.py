@@ -192,7 +192,7 @@ def test_bad_input_is_rejected_and_changes_nothing(home: Settings) -> None:
     refused = [
         record_feedback(home, FeedbackEvent(case_id="CXR-NOPE", clinician=DR_A, reason="wrong label", changes=change), audit=audit),
         record_feedback(home, FeedbackEvent(case_id=case, clinician=Clinician(user="r1", role="researcher", purpose="research"), reason="wrong label", changes=change), audit=audit),
-        record_feedback(home, FeedbackEvent(case_id=case, clinician=Clinician(user="x", role="janitor"), reason="wrong label", changes=change), audit=audit),
+        record_feedback(home, FeedbackEvent(case_id=case, clinician=Clinician(user="x", role="janitor", purpose="treatment"), reason="wrong label", changes=change), audit=audit),
         record_feedback(home, FeedbackEvent(case_id=case, clinician=Clinician(user="dr-a", role="clinician", purpose="research"), reason="wrong label", changes=change), audit=audit),
     ]
     assert [r.status for r in refused] == ["rejected"] * 4
