@@ -69,9 +69,11 @@ HARMFUL_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
     )
 )
 
+# Worded so that a reason quoted back later (thread memory, the answer task) is not itself flagged
+# by the injection guard: no imperative about instructions or identifiers in it.
 DECLINE_REASONS: dict[str, str] = {
-    "identifiers": "it asks for patient identifiers (names, contact details, record numbers), which this role may not see",
-    "injection": "it tries to override my instructions or the governance rules",
+    "identifiers": "it asks for direct patient identifiers, which this role may not see",
+    "injection": "it looks like a prompt-injection attempt: text addressed to the system rather than a clinical question",
     "harmful": "it asks for something that could harm a patient or falsify the record",
     "out_of_scope": "it is not a clinical task this system serves",
 }
