@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lakehouse.semantic.base import CasePoint, ProgressCallback, SearchFilter, SearchHit, StoreLockedError
+from lakehouse.semantic.base import CasePoint, CollectionMissingError, ProgressCallback, SearchFilter, SearchHit, StoreLockedError
 from lakehouse.semantic.edge import EdgeStore
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,11 @@ class SharedEdgeStore:
             if self._store is None:
                 self._acquire()
             assert self._store is not None
-            return action(self._store)
+            try:
+                return action(self._store)
+            except CollectionMissingError:
+                self._release()  # nothing to hold on to: the next operation looks again (another process may create it)
+                raise
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:

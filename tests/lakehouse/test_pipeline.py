@@ -70,12 +70,12 @@ def test_semantic_failure_rolls_back_the_raw_batch(tmp_path: Path, monkeypatch: 
 
     monkeypatch.setattr(store, "upsert", broken_upsert)
     with pytest.raises(RuntimeError, match="disk full"):
-        ingest_report_folder(settings, folder)
+        ingest_report_folder(settings, folder, store=store)
     raw = RawStore(settings)
     assert raw.scan("reports").num_rows == 0 and raw.scan("report_labels").num_rows == 0
     monkeypatch.undo()
     assert store.count() == 0
-    assert ingest_report_folder(settings, folder).tables["reports"].new >= 4
+    assert ingest_report_folder(settings, folder, store=store).tables["reports"].new >= 4
 
 
 def test_malformed_bundles_are_named_and_the_rest_ingests(small_lakehouse: Settings, tmp_path: Path) -> None:
