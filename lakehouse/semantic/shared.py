@@ -32,7 +32,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lakehouse.semantic.base import CasePoint, CollectionMissingError, ProgressCallback, SearchFilter, SearchHit, StoreLockedError
+from lakehouse.semantic.base import (
+    CasePoint,
+    CollectionMissingError,
+    ProgressCallback,
+    SearchFilter,
+    SearchHit,
+    StoreLockedError,
+)
 from lakehouse.semantic.edge import EdgeStore
 
 log = logging.getLogger(__name__)
