@@ -351,7 +351,7 @@ def test_cli_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         log.append(event(i))
     runner = CliRunner()
     ok = runner.invoke(app, ["audit", "verify", "--json"])
-    assert ok.exit_code == 0 and json.loads(ok.stdout)["entries"] == 5
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["entries"] == 6, "the five events and the audited check itself"
     lines = log.path.read_text().splitlines()
     lines[3] = lines[3].replace('"allow"', '"deny"')
     log.path.write_text("\n".join(lines) + "\n")

@@ -13,7 +13,7 @@ from policies.packs import PolicyPack, PolicyPackError, load_pack
 def test_default_pack_roles() -> None:
     pack = load_pack("default")
     assert isinstance(pack, PolicyPack) and pack.name == "default"
-    assert set(pack.roles) == {"clinician", "radiologist", "researcher", "data_engineer", "auditor"}
+    assert set(pack.roles) == {"clinician", "radiologist", "researcher", "data_engineer", "auditor", "admin"}
     researcher = pack.roles["researcher"]
     assert researcher.consents == ["research"] and not researcher.can_relabel
     assert {"mrn", "given_name", "family_name", "address", "phone", "birth_date"} <= set(researcher.denied_columns["patients"])
