@@ -28,33 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from core.settings import Settings
+from evals.metrics import rouge_l
 from lakehouse.findings import FINDING_KEYS
 
 ABNORMAL = [k for k in FINDING_KEYS if k != "no_finding"]
 RESULTS = Path(__file__).parent / "results" / "report_quality.json"
-
-
-def tokens(text: str) -> list[str]:
-    """Lower-cased word tokens."""
-    return re.findall(r"[a-z0-9]+", text.lower())
-
-
-def rouge_l(candidate: str, reference: str) -> float:
-    """ROUGE-L F1 (beta = 1) from the longest common subsequence of word tokens."""
-    a, b = tokens(candidate), tokens(reference)
-    if not a or not b:
-        return float(a == b)
-    previous = [0] * (len(b) + 1)
-    for x in a:
-        current = [0]
-        for j, y in enumerate(b, 1):
-            current.append(previous[j - 1] + 1 if x == y else max(previous[j], current[j - 1]))
-        previous = current
-    lcs = previous[-1]
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(a), lcs / len(b)
-    return 2 * precision * recall / (precision + recall)
 
 
 def label_f1(predicted: Sequence[set[str]], reference: Sequence[set[str]]) -> dict[str, float]:

@@ -69,8 +69,23 @@ def render_result(result: Any) -> None:
         console.print_json(json.dumps(result.output, default=str))
 
 
+def _run_and_show(call: Any, person: tuple[str | None, str | None, str], as_json: bool) -> None:
+    """Call a run service as the command's caller, print the result; exit 2 when the run failed or was denied."""
+    resources = open_resources()
+    try:
+        result = call(resources, who(resources, *person))
+    except SageError as exc:
+        fail(exc, as_json)
+        return
+    finally:
+        resources.close()  # hand the shard lease back at once
+    emit(result, as_json, render_result)
+    if result.status in ("failed", "denied"):
+        raise typer.Exit(2)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``run`` and ``plan``."""
+    """Add ``run``, ``resume`` and ``plan``."""
 
     @app.command("run")
     def run_cmd(
@@ -88,18 +103,8 @@ def register(app: typer.Typer) -> None:
         """Run one clinical task through the governed agent graph; prints run id, plan, evidence, decisions."""
         from services.runs import RunRequest, run_task
 
-        resources = open_resources()
-        try:
-            request = RunRequest(task=task, input=parse_input(input), thread_id=thread, model=model, adapter=adapter, max_new_tokens=max_new_tokens)
-            result = run_task(resources, who(resources, user, role, purpose), request)
-        except SageError as exc:
-            fail(exc, as_json)
-            return
-        finally:
-            resources.close()
-        emit(result, as_json, render_result)
-        if result.status in ("failed", "denied"):
-            raise typer.Exit(2)
+        _run_and_show(lambda resources, caller: run_task(resources, caller, RunRequest(
+            task=task, input=parse_input(input), thread_id=thread, model=model, adapter=adapter, max_new_tokens=max_new_tokens)), (user, role, purpose), as_json)
 
     @app.command("resume")
     def resume_cmd(
@@ -112,17 +117,7 @@ def register(app: typer.Typer) -> None:
         """Continue a run that a crash interrupted, from its last checkpoint (its own caller, or a reviewer)."""
         from services.runs import resume
 
-        resources = open_resources()
-        try:
-            result = resume(resources, who(resources, user, role, purpose), thread)
-        except SageError as exc:
-            fail(exc, as_json)
-            return
-        finally:
-            resources.close()
-        emit(result, as_json, render_result)
-        if result.status in ("failed", "denied"):
-            raise typer.Exit(2)
+        _run_and_show(lambda resources, caller: resume(resources, caller, thread), (user, role, purpose), as_json)
 
     @app.command("plan")
     def plan_cmd(
