@@ -120,6 +120,15 @@ def main() -> None:
     inputs = [{"findings": f, "mode": args.mode, "max_new_tokens": 24} for f in FINDINGS]
 
     off = base.model_copy(update={"telemetry_exporter": "none"})
+    # Every configuration uses the same opened store, query engine and models (one Qdrant Edge
+    # lease, one DuckDB snapshot): only the orchestration differs between them.
+    from tools.resources import Resources
+
+    direct_run(off, inputs[0])
+    shared = Resources.for_settings(off)
+    for variant in (off.model_copy(update={"checkpointer": c}) for c in ("memory", "sqlite")):
+        shared.variant(variant)
+    shared.variant(base.model_copy(update={"checkpointer": "sqlite"}))
     configs = {
         "direct (same agents, no graph)": (direct_run, off),
         "graph, memory ckpt": (graph_run, off.model_copy(update={"checkpointer": "memory"})),

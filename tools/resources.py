@@ -63,6 +63,19 @@ class Resources:
                 found = cls._registry[key] = cls(settings)
             return found
 
+    def variant(self, settings: Settings) -> Resources:
+        """These opened backends under other settings (e.g. another checkpointer or exporter).
+
+        One process then holds one semantic store, one query engine and one set of models,
+        which is what a comparison of configurations needs (benchmarks/orchestration.py).
+        """
+        other = Resources.for_settings(settings)
+        with self._lock:
+            shared = {k: v for k, v in self._open.items() if k != "memory_saver"}
+        with other._lock:
+            other._open.update(shared)
+        return other
+
     @classmethod
     def close_all(cls) -> None:
         """Close every registered object (process exit, tests that switch homes)."""
