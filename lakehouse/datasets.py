@@ -5,7 +5,7 @@ Rules this module enforces so no caller has to remember them:
   :func:`lakehouse.raw.schema.split_for`);
 - findings, indication and impression pass the PHI redactor before they become model text;
 - abnormal cases are oversampled up to ``abnormal_fraction`` of the training set, because a
-  model trained on the natural mix learns to write "no acute disease" (../shared/DESIGN.md);
+  model trained on the natural mix learns to write "no acute disease" (docs/models.md);
 - a ``rag_fraction`` of the examples carry similar prior cases in the prompt, retrieved exactly
   as the report task retrieves them at inference (label-aware, train split, never the case
   itself), so one adapter serves both the ``rag`` and the ``no-rag`` prompt. An adapter trained

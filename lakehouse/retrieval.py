@@ -2,7 +2,7 @@
 
 Plain whole-report similarity is dominated by normal boilerplate ("Heart size normal. No
 pneumothorax."), so its neighbours are mostly normal cases even for an abnormal query
-(../shared/DESIGN.md). The default ``label-aware`` strategy therefore:
+(docs/lakehouse.md). The default ``label-aware`` strategy therefore:
 
 1. labels the query with the project labeler and embeds both its text and its abnormal
    sentences (exactly as ingestion builds the ``text`` and ``abnormal`` named vectors);

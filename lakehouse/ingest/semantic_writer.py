@@ -3,7 +3,7 @@
 Each report becomes one Qdrant point with two text vectors: ``text`` (the findings, or the
 impression when a report has no findings) and ``abnormal`` (only the sentences that state a
 present finding, or a fixed normal sentence), because whole-report similarity is dominated by
-normal boilerplate (../shared/DESIGN.md). Access tags (site, consent, sensitivity) come from
+normal boilerplate (docs/lakehouse.md). Access tags (site, consent, sensitivity) come from
 the patient row so search can filter on them inside the engine.
 
 :class:`SemanticBatch` makes an upsert undoable: it remembers the points it replaced, and

@@ -30,6 +30,6 @@ TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def split_for(report_id: str) -> str:
-    """Evaluation split of ../shared/DESIGN.md: numeric id divisible by 5 is ``test``."""
+    """The evaluation split: a numeric id divisible by 5 is ``test`` (README, "Data and licences")."""
     digits = "".join(ch for ch in report_id if ch.isdigit())
     return "test" if digits and int(digits) % 5 == 0 else "train"

@@ -1,6 +1,6 @@
 """Hyper-parameters of one LoRA training run, validated before any model is loaded.
 
-The defaults are the run measured in ../shared/DESIGN.md (r=16 on q/k/v/o, batch 8, fp32:
+The defaults are the run measured in docs/results.md (r=16 on q/k/v/o, batch 8, fp32:
 about 138 tokens/s on 2 CPU cores). Every field is recorded in the adapter manifest, so an
 adapter can be reproduced from its manifest alone.
 """
