@@ -1,6 +1,6 @@
 """Chest X-ray images in, 512-d unit vectors out: loading (PNG/JPEG/DICOM) and pluggable encoders.
 
-No pretrained chest X-ray image model is available offline (../shared/DESIGN.md), so the default
+No pretrained chest X-ray image model is available offline (README, "Data and licences"), so the default
 :class:`TinyCxrEncoder` is a deterministic PLACEHOLDER that exercises the image path end to end
 (ingest -> ``image`` named vector -> image retrieval). A user with a real encoder (BioViL-T,
 a torchxrayvision checkpoint, any TorchScript or Hugging Face vision model) loads it by path
