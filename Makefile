@@ -12,7 +12,7 @@ export LANGGRAPH_CLI_NO_ANALYTICS = 1
 export LANGGRAPH_NO_VERSION_CHECK = true
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: demo test test-all lint install clean benchmarks evals adapter
+.PHONY: demo test test-all lint install clean benchmarks evals eval adapter
 
 # The report adapter `make adapter` trains (about an hour on 2 CPU cores; minutes on a GPU).
 ADAPTER       ?= impression-lora
@@ -63,10 +63,18 @@ benchmarks: $(STAMP)
 # Quality figures on the Indiana test split (evals/results/*.json); adapter ones need `make adapter`.
 evals: $(STAMP)
 	$(BIN)/python -m evals.labeler_agreement
+	$(BIN)/sagehealth eval report
+	$(BIN)/sagehealth eval retrieval
+	$(BIN)/sagehealth eval deid
+	$(BIN)/sagehealth eval guards
+	$(BIN)/sagehealth eval agents
+	$(BIN)/sagehealth eval feedback
 	$(BIN)/python -m evals.report_quality --n 40
 	if $(BIN)/sagehealth adapt show $(ADAPTER) >/dev/null 2>&1; then \
 	  $(BIN)/python -m evals.report_quality --n 40 --adapter $(ADAPTER) --out evals/results/report_quality_$(ADAPTER).json; \
 	  $(BIN)/python -m evals.adapter_quality --adapter $(ADAPTER) --n 60; fi
+
+eval: evals
 
 clean:
 	rm -rf $(SAGE_HOME) .pytest_cache
