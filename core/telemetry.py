@@ -138,7 +138,10 @@ def configure_tracing(settings: Settings, extra: SpanExporter | None = None) -> 
                 processor = SimpleSpanProcessor(exporter) if settings.telemetry_exporter != "otlp" else BatchSpanProcessor(exporter)
                 provider.add_span_processor(processor)
             trace.set_tracer_provider(provider)
-        elif provider.jsonl is not None and isinstance(provider.jsonl, JsonlSpanExporter):
+        elif settings.telemetry_exporter == "jsonl":
+            if not isinstance(provider.jsonl, JsonlSpanExporter):  # first configured without a file: add it now
+                provider.jsonl = JsonlSpanExporter(settings.traces_path)
+                provider.add_span_processor(SimpleSpanProcessor(provider.jsonl))
             # One process may serve several SAGE_HOMEs (tests): follow the latest settings.
             provider.jsonl.path = settings.traces_path
             provider.jsonl.path.parent.mkdir(parents=True, exist_ok=True)

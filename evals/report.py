@@ -188,6 +188,7 @@ def evaluate_reports(
     """
     from agents.tasks.batch import BatchItem, generate_impressions
     from lakehouse.semantic import SearchFilter
+    from tools.resources import Resources
 
     cases = eval_cases(settings, split, limit)
     if not cases:
@@ -198,7 +199,7 @@ def evaluate_reports(
     mesh = _mesh([c["case_id"] for c in cases])
     scored: dict[str, ModeScores] = {}
     for mode in modes:
-        results = generate_impressions(settings, items, mode=mode, model=model, adapter=adapter, batch_size=batch_size,  # type: ignore[arg-type]
+        results = generate_impressions(Resources.for_settings(settings), items, mode=mode, model=model, adapter=adapter, batch_size=batch_size,  # type: ignore[arg-type]
                                        max_new_tokens=max_new_tokens, base_filter=base)
         if any(r.id in r.retrieved or set(r.retrieved) & set(held_out) for r in results):
             raise AssertionError("an evaluated case was retrieved as evidence")
