@@ -31,20 +31,9 @@ def tokens(text: str) -> list[str]:
 
 def rouge_l(candidate: str, reference: str) -> float:
     """ROUGE-L F1 (beta = 1) from the longest common subsequence of word tokens."""
-    a, b = tokens(candidate), tokens(reference)
-    if not a or not b:
-        return float(a == b)
-    previous = [0] * (len(b) + 1)
-    for x in a:
-        current = [0]
-        for j, y in enumerate(b, 1):
-            current.append(previous[j - 1] + 1 if x == y else max(previous[j], current[j - 1]))
-        previous = current
-    lcs = previous[-1]
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(a), lcs / len(b)
-    return 2 * precision * recall / (precision + recall)
+    from agents.tasks.report_edit import lcs_f1
+
+    return lcs_f1(tokens(candidate), tokens(reference))
 
 
 def bleu4(candidates: Sequence[str], references: Sequence[str]) -> float:
