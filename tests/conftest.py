@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,3 +36,20 @@ def small_lakehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     report = ingest_default(settings, limit=SMALL_LAKEHOUSE_REPORTS, progress=False)
     assert report.tables["reports"].new > 0, report.errors
     return settings
+
+
+CACHED_MODEL = Path("/tmp/sage-models/smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def home_copy(small_lakehouse: Settings) -> Callable[[Path], Settings]:
+    """A function making a writable copy of the small lakehouse (runs write checkpoints, traces, audit, keys)."""
+
+    def copy(target: Path) -> Settings:
+        shutil.copytree(small_lakehouse.home, target, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "models", "keys.*"))
+        if CACHED_MODEL.is_dir():  # saves dequantizing the GGUF again in this home
+            (target / "models").mkdir(exist_ok=True)
+            (target / "models" / "smollm2-135m").symlink_to(CACHED_MODEL)
+        return Settings(home=target, checkpointer="sqlite")
+
+    return copy

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,14 +19,8 @@ ROLES = {"clinician": ("dr-h", "clinician", "treatment"), "auditor": ("aud-h", "
 
 
 @pytest.fixture(scope="module")
-def resources(small_lakehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Resources]:
-    home = tmp_path_factory.mktemp("http") / "home"
-    shutil.copytree(small_lakehouse.home, home, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "models", "keys.*"))
-    cached = Path("/tmp/sage-models/smollm2-135m")
-    if cached.is_dir():  # saves dequantizing the GGUF again in this home
-        (home / "models").mkdir(exist_ok=True)
-        (home / "models" / "smollm2-135m").symlink_to(cached)
-    found = Resources(Settings(home=home, checkpointer="sqlite"))
+def resources(home_copy: Callable[[Path], Settings], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Resources]:
+    found = Resources(home_copy(tmp_path_factory.mktemp("http") / "home"))
     yield found
     found.close()
 
