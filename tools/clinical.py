@@ -8,22 +8,11 @@ is already there), and the payload update is a merge.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field, field_validator
 
 from lakehouse.findings import FindingState, check_finding, positive_findings
+from lakehouse.knowledge.interactions import Interaction
 from tools.base import Provenance, ToolDefinition, ToolDeps, ToolExecutionError, ToolResult, register_tool
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 class LabelArgs(BaseModel):
@@ -60,7 +49,7 @@ class InteractionArgs(BaseModel):
 class Interactions(ToolResult):
     """Known interacting pairs with severity and source."""
 
-    interactions: list[dict[str, Any]]
+    interactions: list[Interaction]
 
 
 def check_interactions(deps: ToolDeps, args: InteractionArgs) -> Interactions:
@@ -69,8 +58,8 @@ def check_interactions(deps: ToolDeps, args: InteractionArgs) -> Interactions:
 
     table = InteractionTable.for_site(deps.settings.interactions_dir)
     # No current drugs (a drug question without a patient): every listed partner of the proposed drug.
-    found = [_jsonable(i) for i in (table.check(args.current, args.proposed) if args.current else table.partners(args.proposed))]
-    ids = [f"{i['drug_a']}+{i['drug_b']}" for i in found]
+    found = table.check(args.current, args.proposed) if args.current else table.partners(args.proposed)
+    ids = [f"{i.drug_a}+{i.drug_b}" for i in found]
     return Interactions(interactions=found, provenance=Provenance(source="knowledge:interactions", ids=ids))
 
 

@@ -21,6 +21,8 @@ from agents.tasks.mentions import case_id_in, findings_in
 from agents.tasks.text_inputs import drugs_in_text
 from lakehouse.findings import FINDINGS
 from lakehouse.knowledge.interactions import SEVERITY_RANK
+from tools.clinical import Interactions
+from tools.records import Rows
 
 _ABOUT_RUN = re.compile(r"\b(last|previous|earlier|that|my) (run|answer|draft|report|request|question|result|ddx|differential|impression)\b|^\s*why\b|\b(flagged|review|declined?|denied|fail(ed)?|cite[ds]?|evidence|tools?|trace|route|sql|steps|model)\b", re.IGNORECASE)
 _DEFINE = re.compile(r"\b(define|definition|mean|means|count as|counts as|cover|same as|labell?er|negat\w*)\b", re.IGNORECASE)
@@ -50,7 +52,7 @@ def retrieve(ctx: TaskContext, task: BaseModel) -> dict[str, Any]:
     evidence: dict[str, Any] = {"ids": last_ids}
     if (case_id := case_id_in(task.question)) and re.search(r"\blabel", task.question, re.IGNORECASE):
         sql = f"SELECT finding, state, label_version, labeler FROM report_labels WHERE report_id = '{case_id}' ORDER BY finding"
-        evidence.update(case_id=case_id, labels=call(ctx, "query_records", {"sql": sql, "limit": 50}).get("rows", []), ids=[case_id])
+        evidence.update(case_id=case_id, labels=call(ctx, "query_records", {"sql": sql, "limit": 50}, Rows).rows, ids=[case_id])
     return evidence
 
 
@@ -88,11 +90,11 @@ def compose(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any], drafts:
     if re.search(r"\bseverit", question, re.IGNORECASE) and not drugs_in_text(question):
         return EvidenceAnswer(answer=f"The interaction table grades pairs, most severe first: {', '.join(SEVERITY_RANK)}.", sources=["interaction table"])
     if drugs := [d.name for d in drugs_in_text(question)]:
-        pairs = call(ctx, "check_interactions", {"current": drugs[1:], "proposed": drugs[0]}).get("interactions", [])
+        pairs = call(ctx, "check_interactions", {"current": drugs[1:], "proposed": drugs[0]}, Interactions).interactions
         if not pairs:
             return EvidenceAnswer(answer=f"The interaction table lists no pair for {' and '.join(drugs)} (absence is not proof of safety).", sources=["interaction table"])
-        lines = [f"{p['drug_a']} + {p['drug_b']}: {p['severity']}; source: {p['source']}" for p in pairs[:10]]
-        return EvidenceAnswer(answer="From the interaction table: " + " | ".join(lines), sources=["interaction table"], cited_ids=[f"{p['drug_a']}+{p['drug_b']}" for p in pairs[:10]])
+        lines = [f"{p.drug_a} + {p.drug_b}: {p.severity}; source: {p.source}" for p in pairs[:10]]
+        return EvidenceAnswer(answer="From the interaction table: " + " | ".join(lines), sources=["interaction table"], cited_ids=[f"{p.drug_a}+{p.drug_b}" for p in pairs[:10]])
     if (keys := findings_in(question)) and _DEFINE.search(question):
         from lakehouse.labeler.vocabulary import MENTIONS
 

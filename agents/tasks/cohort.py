@@ -17,6 +17,8 @@ from agents.tasks.base import TaskContext, TaskSpec, register_task
 from agents.tasks.evidence import call
 from agents.tasks.prompts import cohort_sql_messages, extract_sql
 from lakehouse.cohort import CohortPlanError, plan_cohort_query
+from tools.generation import GeneratedText
+from tools.records import Rows
 
 
 class CohortInput(BaseModel):
@@ -54,8 +56,8 @@ def rows_table(columns: list[str], rows: list[dict[str, Any]], limit: int = FIRS
 
 
 def _run(ctx: TaskContext, sql: str) -> dict[str, Any]:
-    result = call(ctx, "query_records", {"sql": sql})
-    return {"columns": list(result.get("columns", [])), "rows": list(result.get("rows", [])), "sql": result.get("sql", sql)}
+    result = call(ctx, "query_records", {"sql": sql}, Rows)
+    return {"columns": result.columns, "rows": result.rows, "sql": result.sql}
 
 
 def retrieve(ctx: TaskContext, task: BaseModel) -> dict[str, Any]:
@@ -73,7 +75,7 @@ def generate(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any]) -> dic
     assert isinstance(task, CohortInput)
     if evidence.get("plan") is not None:
         return None
-    text = str(call(ctx, "generate_text", {"messages": cohort_sql_messages(task.question), "max_new_tokens": task.max_new_tokens, "temperature": 0.0, "seed": 0}).get("text", ""))
+    text = call(ctx, "generate_text", {"messages": cohort_sql_messages(task.question), "max_new_tokens": task.max_new_tokens, "temperature": 0.0, "seed": 0}, GeneratedText).text
     return {"sql": extract_sql(text)}
 
 

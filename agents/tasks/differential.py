@@ -21,11 +21,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from agents.tasks.base import TaskContext, TaskSpec, register_task
-from agents.tasks.evidence import call
+from agents.tasks.evidence import call, dump, dump_all, load
 from agents.tasks.prompts import DIFFERENTIAL_DISCLAIMER
 from agents.tasks.text_inputs import clinical_text, patient_id_in
 from core.errors import SageError
 from lakehouse.findings import FINDINGS, positive_findings
+from lakehouse.retrieval import CaseEvidence
+from tools.clinical import FindingLabels
+from tools.records import PatientRecord
+from tools.retrieval import SimilarCases
 
 Confidence = Literal["low", "moderate", "high"]
 TEXT_WEIGHT = {"present": 0.55, "uncertain": 0.30}
@@ -82,15 +86,15 @@ class Differential(BaseModel):
 def retrieve(ctx: TaskContext, task: BaseModel) -> dict[str, Any]:
     """Labels of the text, similar cases, and the patient's record (unknown patient: error)."""
     assert isinstance(task, DifferentialInput)
-    record: dict[str, Any] = {}
+    record: PatientRecord | None = None
     if task.patient_id:
-        record = call(ctx, "get_patient_record", {"patient_id": task.patient_id})
-        if not record.get("patient"):
+        record = call(ctx, "get_patient_record", {"patient_id": task.patient_id}, PatientRecord)
+        if record.patient is None:
             raise UnknownPatientError(f"no patient {task.patient_id!r} in the record", hint="check the id (e.g. with `sagehealth query \"SELECT patient_id FROM patients LIMIT 5\"`)")
-    labels = call(ctx, "label_findings", {"text": task.findings}).get("labels", {})
-    hits = list(call(ctx, "retrieve_similar_cases", {"findings": task.findings, "k": task.k, "mode": "retrieval-only", "exclude_ids": []}).get("hits", []))
-    ids = [h["case_id"] for h in hits] + ([task.patient_id] if task.patient_id else [])
-    return {"ids": ids, "hits": hits, "query_labels": labels, "record": record}
+    labels = call(ctx, "label_findings", {"text": task.findings}, FindingLabels).labels
+    hits = call(ctx, "retrieve_similar_cases", {"findings": task.findings, "k": task.k, "mode": "retrieval-only", "exclude_ids": []}, SimilarCases).hits
+    ids = [h.case_id for h in hits] + ([task.patient_id] if task.patient_id else [])
+    return {"ids": ids, "hits": dump_all(hits), "query_labels": dict(labels), "record": dump(record) if record else None}
 
 
 def _confidence(score: float) -> Confidence:
@@ -115,9 +119,9 @@ def _kg_drugs(code: str) -> set[str]:
         return set()
 
 
-def _abnormal_labs(record: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
+def _abnormal_labs(record: PatientRecord | None) -> list[tuple[str, tuple[str, ...]]]:
     found = []
-    for obs in record.get("observations", record.get("labs", [])):
+    for obs in record.labs if record else []:
         rule = LAB_RULES.get(str(obs.get("loinc_code")))
         value = obs.get("value")
         if rule and isinstance(value, int | float) and rule[0](value):
@@ -125,14 +129,14 @@ def _abnormal_labs(record: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
     return found
 
 
-def _score_finding(key: str, state: str | None, hits: list[dict[str, Any]], conditions: list[dict[str, Any]], drugs: set[str], labs: list[tuple[str, tuple[str, ...]]]) -> tuple[float, list[str]]:
+def _score_finding(key: str, state: str | None, hits: list[CaseEvidence], conditions: list[dict[str, Any]], drugs: set[str], labs: list[tuple[str, tuple[str, ...]]]) -> tuple[float, list[str]]:
     evidence: list[str] = []
     score = TEXT_WEIGHT.get(state or "", 0.0)
     if state in TEXT_WEIGHT:
         evidence.append(f"findings text: {state}")
     elif state == "absent":
         evidence.append("findings text: stated absent")
-    share = sum(key in h.get("positive_findings", []) for h in hits) / len(hits) if hits else 0.0
+    share = sum(key in h.positive_findings for h in hits) / len(hits) if hits else 0.0
     if share:
         score += NEIGHBOUR_WEIGHT * share
         evidence.append(f"{round(share * len(hits))} of {len(hits)} similar prior cases have it")
@@ -146,7 +150,7 @@ def _score_finding(key: str, state: str | None, hits: list[dict[str, Any]], cond
     return (0.0 if state == "absent" else min(score, 1.0)), evidence
 
 
-def _score_condition(cond: dict[str, Any], labels: dict[str, str], hits: list[dict[str, Any]], labs: list[tuple[str, tuple[str, ...]]]) -> tuple[float, list[str]]:
+def _score_condition(cond: dict[str, Any], labels: dict[str, str], hits: list[CaseEvidence], labs: list[tuple[str, tuple[str, ...]]]) -> tuple[float, list[str]]:
     code = str(cond.get("icd10_code", ""))
     evidence = [f"documented in the record ({code}, {cond.get('clinical_status') or 'status unknown'})"]
     score = 0.30
@@ -154,7 +158,7 @@ def _score_condition(cond: dict[str, Any], labels: dict[str, str], hits: list[di
     if linked:
         score += 0.35
         evidence.append("findings text states linked findings: " + ", ".join(FINDINGS[k] for k in linked))
-    shared = [h["case_id"] for h in hits if set(h.get("positive_findings", [])) & set(linked)]
+    shared = [h.case_id for h in hits if set(h.positive_findings) & set(linked)]
     if shared and hits:
         score += 0.15 * len(shared) / len(hits)
         evidence.append(f"{len(shared)} of {len(hits)} similar prior cases share those findings")
@@ -169,10 +173,10 @@ def compose(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any], drafts:
     """Rank findings and record conditions by their evidence."""
     assert isinstance(task, DifferentialInput)
     labels: dict[str, str] = dict(evidence.get("query_labels", {}))
-    hits = list(evidence.get("hits", []))
-    record = evidence.get("record") or {}
-    conditions = list(record.get("conditions", []))
-    drugs = {str(m.get("drug_name", "")).lower() for m in record.get("medications", [])}
+    hits = load(evidence.get("hits", []), CaseEvidence)
+    record = PatientRecord.model_validate(evidence["record"]) if evidence.get("record") else None
+    conditions = record.conditions if record else []
+    drugs = {str(m.get("drug_name", "")).lower() for m in (record.medications if record else [])}
     labs = _abnormal_labs(record)
     items: list[Consideration] = []
     for key, name in FINDINGS.items():
@@ -186,7 +190,7 @@ def compose(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any], drafts:
         label = str(cond.get("description") or cond.get("icd10_code"))
         items.append(Consideration(name=label, kind="condition", code=str(cond.get("icd10_code")), statement=f"Known condition to weigh: {label}; consider whether the imaging fits it.", confidence=_confidence(score), score=round(score, 3), evidence=why))
     items.sort(key=lambda c: (-c.score, c.name))
-    return Differential(considerations=items, query_labels=labels, cited_cases=[h["case_id"] for h in hits], patient_id=task.patient_id)
+    return Differential(considerations=items, query_labels=labels, cited_cases=[h.case_id for h in hits], patient_id=task.patient_id)
 
 
 SPEC = register_task(

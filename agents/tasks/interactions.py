@@ -16,6 +16,9 @@ from agents.tasks.base import TaskContext, TaskInputError, TaskSpec, register_ta
 from agents.tasks.differential import UnknownPatientError
 from agents.tasks.evidence import call
 from agents.tasks.text_inputs import drugs_in_text, patient_id_in
+from lakehouse.knowledge.interactions import Interaction
+from tools.clinical import Interactions
+from tools.records import PatientRecord
 
 INACTIVE = {"stopped", "completed", "cancelled", "entered-in-error"}
 
@@ -50,7 +53,7 @@ class InteractionReport(BaseModel):
 
     proposed: str
     current: list[str]
-    interactions: list[dict[str, Any]]
+    interactions: list[Interaction]
     summary: str
     patient_id: str | None = None
 
@@ -61,10 +64,10 @@ def retrieve(ctx: TaskContext, task: BaseModel) -> dict[str, Any]:
     current = list(task.current)
     ids: list[str] = []
     if task.patient_id:
-        record = call(ctx, "get_patient_record", {"patient_id": task.patient_id})
-        if not record.get("patient"):
+        record = call(ctx, "get_patient_record", {"patient_id": task.patient_id}, PatientRecord)
+        if record.patient is None:
             raise UnknownPatientError(f"no patient {task.patient_id!r} in the record", hint="check the patient id")
-        meds = [m for m in record.get("medications", []) if str(m.get("status") or "active").lower() not in INACTIVE]
+        meds = [m for m in record.medications if str(m.get("status") or "active").lower() not in INACTIVE]
         current += [str(m["drug_name"]) for m in meds if m.get("drug_name")]
         ids = [task.patient_id] + [str(m["medication_id"]) for m in meds if m.get("medication_id")]
     return {"ids": ids, "current": list(dict.fromkeys(current))}
@@ -74,16 +77,16 @@ def compose(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any], drafts:
     """Look the pairs up and summarise the most severe."""
     assert isinstance(task, InteractionInput)
     current = list(evidence.get("current", []))
-    found = list(call(ctx, "check_interactions", {"current": current, "proposed": task.proposed}).get("interactions", []))
+    found = call(ctx, "check_interactions", {"current": current, "proposed": task.proposed}, Interactions).interactions
     if found and not current:
-        partners = ", ".join(f"{(i.get('between') or [i.get('drug_b')])[0]} ({i.get('severity')})" for i in found[:15])
+        partners = ", ".join(f"{(i.between or (i.drug_b,))[0]} ({i.severity})" for i in found[:15])
         summary = f"{len(found)} known interaction(s) of {task.proposed} in the curated table, most severe first: {partners}. Name the patient or the other drugs to check a specific combination."
     elif found:
         worst = found[0]
-        partner = (worst.get("between") or [worst.get("drug_a")])[0]
+        partner = (worst.between or (worst.drug_a,))[0]
         summary = (
-            f"{len(found)} interaction(s) with {task.proposed}; most severe: {worst.get('severity')} with {partner}. "
-            f"{worst.get('mechanism')}. Management: {worst.get('management')}. Source: {worst.get('source')}."
+            f"{len(found)} interaction(s) with {task.proposed}; most severe: {worst.severity} with {partner}. "
+            f"{worst.mechanism}. Management: {worst.management}. Source: {worst.source}."
         )
     else:
         summary = f"No interaction between {task.proposed} and {', '.join(current) or 'no current drugs'} is listed in the curated table (absence is not proof of safety)."

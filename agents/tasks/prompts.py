@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
 
 from lakehouse.findings import FINDING_KEYS
 from lakehouse.raw.schema import TABLES
+from lakehouse.retrieval import CaseEvidence
 from models.prompts import PriorCase
 from policies.guards import quote_untrusted, strip_control
 
@@ -40,9 +40,9 @@ def untrusted_block(label: str, text: str) -> str:
     return quote_untrusted(text, label)
 
 
-def prior_cases(hits: Iterable[dict[str, Any]]) -> list[PriorCase]:
+def prior_cases(hits: Iterable[CaseEvidence]) -> list[PriorCase]:
     """Retrieved cases as impression-prompt examples, with control sequences stripped from their text."""
-    return [PriorCase(str(h["case_id"]), strip_control(str(h.get("findings", ""))), strip_control(str(h.get("impression", "")))) for h in hits]
+    return [PriorCase(h.case_id, strip_control(h.findings), strip_control(h.impression)) for h in hits]
 
 
 def _schema_lines() -> list[str]:

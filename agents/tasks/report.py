@@ -31,7 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from agents.tasks.base import TaskContext, TaskSpec, register_task
-from agents.tasks.evidence import call
+from agents.tasks.evidence import call, dump, dump_all, load
 from agents.tasks.prompts import prior_cases
 from agents.tasks.report_edit import (
     CANDIDATES,
@@ -43,7 +43,11 @@ from agents.tasks.report_edit import (
 )
 from agents.tasks.text_inputs import clinical_text
 from lakehouse.findings import positive_findings
+from lakehouse.retrieval import CaseEvidence
 from models.prompts import impression_messages
+from tools.clinical import FindingLabels
+from tools.generation import GeneratedText
+from tools.retrieval import SimilarCases
 
 Mode = Literal["rag", "rag-lm", "no-rag", "retrieval-only"]
 MAX_FINDINGS_CHARS = 5000
@@ -132,26 +136,31 @@ def retrieve(ctx: TaskContext, task: BaseModel) -> dict[str, Any]:
     assert isinstance(task, ReportInput)
     # The image is read first: a bad file fails the step before any data is touched.
     vector = _image_vector(ctx, task.image_path) if task.image_path and task.mode != "no-rag" else None
-    labels = call(ctx, "label_findings", {"text": task.findings}).get("labels", {})
-    hits: list[dict[str, Any]] = []
-    image_hits: list[dict[str, Any]] = []
+    labels: dict[str, str] = dict(call(ctx, "label_findings", {"text": task.findings}, FindingLabels).labels)
+    hits: list[CaseEvidence] = []
+    image_hits: list[CaseEvidence] = []
     if task.mode != "no-rag":
         k = CANDIDATES if task.mode == "rag" else task.k  # rag: the neighbours that vote on the target findings
         args: dict[str, Any] = {"findings": task.findings, "k": k, "mode": task.mode, "exclude_ids": [task.case_id] if task.case_id else []}
         if vector is not None:
             args["image_vector"] = vector  # image neighbours join the label-aware pool
-        hits = [h for h in call(ctx, "retrieve_similar_cases", args).get("hits", []) if h.get("case_id") != task.case_id]
+        hits = _similar(ctx, args, task.case_id)
         if vector is not None:
             # The label-aware rerank judges its pool by text, so image neighbours are also fetched and cited on their own.
-            found = {h["case_id"] for h in hits}
-            image_hits = [h for h in call(ctx, "retrieve_similar_cases", {**args, "k": task.k, "strategy": "image"}).get("hits", []) if h.get("case_id") not in found | {task.case_id}]
+            found = {h.case_id for h in hits}
+            image_hits = [h for h in _similar(ctx, {**args, "k": task.k, "strategy": "image"}, task.case_id) if h.case_id not in found]
     evidence: dict[str, Any] = {"query_labels": labels}
     if task.mode == "rag":
         hits, evidence["edit"] = _edit_candidates(ctx, task, labels, hits)
-    return {"ids": [h["case_id"] for h in hits + image_hits], "hits": hits, "image_hits": image_hits, **evidence}
+    return {"ids": [h.case_id for h in hits + image_hits], "hits": dump_all(hits), "image_hits": dump_all(image_hits), **evidence}
 
 
-def _edit_candidates(ctx: TaskContext, task: ReportInput, labels: dict[str, str], neighbours: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _similar(ctx: TaskContext, args: dict[str, Any], case_id: str | None) -> list[CaseEvidence]:
+    """``retrieve_similar_cases`` hits, without the query's own case."""
+    return [h for h in call(ctx, "retrieve_similar_cases", args, SimilarCases).hits if h.case_id != case_id]
+
+
+def _edit_candidates(ctx: TaskContext, task: ReportInput, labels: dict[str, str], neighbours: list[CaseEvidence]) -> tuple[list[CaseEvidence], dict[str, Any]]:
     """rag: the findings the impression states (vote of the label-aware neighbours) and the edited impression.
 
     The neighbours come from a label-aware search of ``report_edit.CANDIDATES`` cases; the
@@ -161,12 +170,11 @@ def _edit_candidates(ctx: TaskContext, task: ReportInput, labels: dict[str, str]
     """
     target = impression_findings(labels, as_candidates(neighbours))
     args: dict[str, Any] = {"findings": task.findings, "k": CANDIDATES, "mode": task.mode, "strategy": "text", "exclude_ids": [task.case_id] if task.case_id else []}
-    found = call(ctx, "retrieve_similar_cases", {**args, "required_findings": required_labels(target, labels)}).get("hits", [])
-    found = [h for h in found if h.get("case_id") != task.case_id] or [h for h in call(ctx, "retrieve_similar_cases", args).get("hits", []) if h.get("case_id") != task.case_id]
+    found = _similar(ctx, {**args, "required_findings": required_labels(target, labels)}, task.case_id) or _similar(ctx, args, task.case_id)
     edited = edit_impression(task.findings, target, as_candidates(found))
-    first = [h for h in found if h["case_id"] == edited.base_case_id]
-    cited = (first + [h for h in found if h["case_id"] != edited.base_case_id])[: task.k]
-    return cited, edited.model_dump()
+    first = [h for h in found if h.case_id == edited.base_case_id]
+    cited = (first + [h for h in found if h.case_id != edited.base_case_id])[: task.k]
+    return cited, dump(edited)
 
 
 def generate(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any]) -> dict[str, Any] | None:
@@ -177,20 +185,20 @@ def generate(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any]) -> dic
     if task.mode == "rag":  # retrieve-then-edit: the draft was made from the evidence, no model call
         edit = evidence.get("edit") or {}
         return {"impression": str(edit.get("impression", "")), "model": EDITOR_VERSION, "adapter": None}
-    examples = prior_cases(evidence.get("hits", [])) if task.mode == "rag-lm" else []
+    examples = prior_cases(load(evidence.get("hits", []), CaseEvidence)) if task.mode == "rag-lm" else []
     args: dict[str, Any] = {"messages": impression_messages(task.findings, task.indication, examples), "max_new_tokens": task.max_new_tokens, "temperature": 0.0, "seed": 0}
     if task.adapter:
         args["adapter"] = task.adapter
-    result = call(ctx, "generate_text", args)
-    return {"impression": clean_impression(str(result.get("text", ""))), "model": result.get("model"), "adapter": result.get("adapter")}
+    result = call(ctx, "generate_text", args, GeneratedText)
+    return {"impression": clean_impression(result.text), "model": result.model, "adapter": result.adapter}
 
 
-def _review_reasons(query_labels: dict[str, str], draft_labels: dict[str, str], hits: list[dict[str, Any]], impression: str, mode: Mode) -> list[str]:
+def _review_reasons(query_labels: dict[str, str], draft_labels: dict[str, str], hits: list[CaseEvidence], impression: str, mode: Mode) -> list[str]:
     reasons = []
     if not impression:
         reasons.append("the draft is empty")
     if mode != "no-rag":
-        top = max((float(h["similarity"]) for h in hits), default=None)
+        top = max((h.similarity for h in hits), default=None)
         if top is None:
             reasons.append("no similar prior case was found")
         elif top < LOW_SIMILARITY:
@@ -206,24 +214,24 @@ def _review_reasons(query_labels: dict[str, str], draft_labels: dict[str, str], 
     return reasons
 
 
-def _similarity(hit: dict[str, Any]) -> float:
-    return round(float(hit["similarity"]), 4)
+def _similarity(hit: CaseEvidence) -> float:
+    return round(hit.similarity, 4)
 
 
 def compose(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any], drafts: dict[str, Any] | None) -> ReportDraft:
     """Assemble the draft, its citations, labels and review flags."""
     assert isinstance(task, ReportInput)
-    hits = list(evidence.get("hits", []))
+    hits = load(evidence.get("hits", []), CaseEvidence)
     if task.mode == "retrieval-only":
-        impression, model, adapter = (str(hits[0].get("impression", "")) if hits else ""), None, None
+        impression, model, adapter = (hits[0].impression if hits else ""), None, None
     else:
         drafts = drafts or {}
         impression, model, adapter = str(drafts.get("impression", "")), drafts.get("model"), drafts.get("adapter")
     query_labels = dict(evidence.get("query_labels", {}))
-    draft_labels = call(ctx, "label_findings", {"text": impression}).get("labels", {}) if impression else {}
+    draft_labels: dict[str, str] = dict(call(ctx, "label_findings", {"text": impression}, FindingLabels).labels) if impression else {}
     reasons = _review_reasons(query_labels, draft_labels, hits, impression, task.mode)
-    citations = [Citation(case_id=h["case_id"], similarity=_similarity(h)) for h in hits] if task.mode != "no-rag" else []
-    citations += [Citation(case_id=h["case_id"], similarity=_similarity(h), basis="image") for h in evidence.get("image_hits", [])]
+    citations = [Citation(case_id=h.case_id, similarity=_similarity(h)) for h in hits] if task.mode != "no-rag" else []
+    citations += [Citation(case_id=h.case_id, similarity=_similarity(h), basis="image") for h in load(evidence.get("image_hits", []), CaseEvidence)]
     return ReportDraft(impression=impression, mode=task.mode, citations=citations, query_labels=query_labels, draft_labels=draft_labels, needs_review=bool(reasons), review_reasons=reasons, model=model, adapter=adapter)
 
 

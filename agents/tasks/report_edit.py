@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from pydantic import BaseModel, Field
 
 from lakehouse.findings import FINDING_KEYS
+from lakehouse.retrieval import CaseEvidence
 
 EDITOR_VERSION = "retrieve-edit-v1"
 NORMAL_IMPRESSION = "No acute cardiopulmonary abnormality."
@@ -179,11 +180,6 @@ def edit_impression(query_findings: str, target: set[str], candidates: Sequence[
     return EditedImpression(impression=text, target=sorted(target) or ["no_finding"], base_case_id=base.case_id, removed=removed, added=added)
 
 
-def as_candidates(hits: Iterable[object]) -> list[Candidate]:
-    """``retrieve_similar_cases`` hits (dicts or ``CaseEvidence``) as editor candidates."""
-    out = []
-    for h in hits:
-        data = h if isinstance(h, dict) else h.model_dump()  # type: ignore[attr-defined]
-        out.append(Candidate(case_id=str(data["case_id"]), findings=str(data.get("findings") or ""), impression=str(data.get("impression") or ""),
-                             similarity=float(data.get("similarity", data.get("score", 0.0)) or 0.0)))
-    return out
+def as_candidates(hits: Iterable[CaseEvidence]) -> list[Candidate]:
+    """``retrieve_similar_cases`` hits as editor candidates (ranked by their cosine similarity)."""
+    return [Candidate(case_id=h.case_id, findings=h.findings, impression=h.impression, similarity=h.similarity) for h in hits]

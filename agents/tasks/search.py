@@ -15,9 +15,12 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from agents.tasks.base import TaskContext, TaskInputError, TaskSpec, register_task
-from agents.tasks.evidence import call
+from agents.tasks.evidence import call, dump_all, load
 from agents.tasks.mentions import case_id_in
 from agents.tasks.text_inputs import clinical_text
+from lakehouse.retrieval import CaseEvidence
+from tools.records import Rows
+from tools.retrieval import SimilarCases
 
 _REQUEST_WORDS = re.compile(
     r"^\s*(please\s+)?(find|search|show|pull|retrieve|look ?up|get|give)?\s*(me\s+)?(\d+\s+)?(prior|previous|past|old|teaching)?\s*"
@@ -82,23 +85,23 @@ def retrieve(ctx: TaskContext, task: BaseModel) -> dict[str, Any]:
     assert isinstance(task, SearchInput)
     query, exclude = task.text or "", []
     if task.case_id:
-        rows = call(ctx, "query_records", {"sql": f"SELECT report_id, findings, impression FROM reports WHERE report_id = '{task.case_id}'", "limit": 1}).get("rows", [])
+        rows = call(ctx, "query_records", {"sql": f"SELECT report_id, findings, impression FROM reports WHERE report_id = '{task.case_id}'", "limit": 1}, Rows).rows
         if not rows:
             raise TaskInputError(f"no case {task.case_id!r} in the records", hint="case ids look like CXR45")
         query = str(rows[0].get("findings") or rows[0].get("impression") or "").strip()
         if not query:
             raise TaskInputError(f"case {task.case_id!r} has no findings text to search with")
         exclude = [task.case_id]
-    hits = call(ctx, "retrieve_similar_cases", {"findings": query, "k": task.k, "exclude_ids": exclude}).get("hits", [])
-    return {"ids": [str(h["case_id"]) for h in hits], "query": query, "hits": hits}
+    hits = call(ctx, "retrieve_similar_cases", {"findings": query, "k": task.k, "exclude_ids": exclude}, SimilarCases).hits
+    return {"ids": [h.case_id for h in hits], "query": query, "hits": dump_all(hits)}
 
 
 def compose(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any], drafts: dict[str, Any] | None) -> SearchResult:
     """Hits in ranking order, each with its score and cosine, and a one-line answer."""
     assert isinstance(task, SearchInput)
     hits = [
-        SimilarCase(rank=i, case_id=str(h["case_id"]), score=round(float(h.get("score", 0.0)), 3), cosine=round(float(h.get("similarity", 0.0)), 3), positive_findings=list(h.get("positive_findings") or []), impression=str(h.get("impression") or "")[:300])
-        for i, h in enumerate(evidence.get("hits", []), start=1)
+        SimilarCase(rank=i, case_id=h.case_id, score=round(h.score, 3), cosine=round(h.similarity, 3), positive_findings=h.positive_findings, impression=h.impression[:300])
+        for i, h in enumerate(load(evidence.get("hits", []), CaseEvidence), start=1)
     ]
     subject = f"case {task.case_id}" if task.case_id else repr(evidence.get("query", "")[:80])
     lines = [f"{len(hits)} similar case(s) to {subject}, best first (score | cosine | findings):"]

@@ -47,7 +47,7 @@ def test_imported_pair_is_found_and_audited(cli: typer.Typer, home: Settings, tm
     assert json.loads(result.stdout)["rows"] == 1
 
     found = _check(home, ["Glucophage"], "Lasix")  # brand names resolve to the site's generic row
-    assert [(f["drug_a"], f["drug_b"], f["severity"], f["source"]) for f in found] == [("metformin", "furosemide", "minor", "Site pharmacy bulletin 2026-04")]
+    assert [(f.drug_a, f.drug_b, f.severity, f.source) for f in found] == [("metformin", "furosemide", "minor", "Site pharmacy bulletin 2026-04")]
     assert _check(home, ["simvastatin"], "clarithromycin"), "shipped pairs still answer"
 
     listed = json.loads(CliRunner().invoke(cli, ["knowledge", "interactions", "--json"]).stdout)

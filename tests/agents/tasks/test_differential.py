@@ -12,7 +12,7 @@ FORBIDDEN = re.compile(r"\b(?:diagnosed with|the diagnosis is|final diagnosis|co
 
 def _patient_with(direct, finding: str) -> tuple[str, str]:  # noqa: ANN001
     sql = f"SELECT r.patient_id, r.findings FROM reports r JOIN report_labels l ON l.report_id = r.report_id WHERE l.finding = '{finding}' AND l.state = 'present' AND r.findings <> '' LIMIT 1"
-    row = direct.call_tool("query_records", {"sql": sql})["rows"][0]
+    row = direct.call_tool("query_records", {"sql": sql}).rows[0]
     return row["patient_id"], row["findings"]
 
 

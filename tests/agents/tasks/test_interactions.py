@@ -12,12 +12,12 @@ def test_named_drugs_interaction_has_severity_and_source(direct) -> None:  # noq
     report = SPEC.compose(direct, task, SPEC.retrieve(direct, task), None)
     assert report.interactions, report
     hit = report.interactions[0]
-    assert hit["severity"] and hit["mechanism"] and hit["management"] and hit["source"]
+    assert hit.severity and hit.mechanism and hit.management and hit.source
     assert "warfarin" in report.summary and "amiodarone" in report.summary
 
 
 def test_current_drugs_come_from_the_record(direct) -> None:  # noqa: ANN001
-    rows = direct.call_tool("query_records", {"sql": "SELECT patient_id FROM medications WHERE drug_name = 'simvastatin' LIMIT 1"})["rows"]
+    rows = direct.call_tool("query_records", {"sql": "SELECT patient_id FROM medications WHERE drug_name = 'simvastatin' LIMIT 1"}).rows
     if not rows:
         pytest.skip("no patient on simvastatin in the small lakehouse")
     pid = rows[0]["patient_id"]
@@ -25,7 +25,7 @@ def test_current_drugs_come_from_the_record(direct) -> None:  # noqa: ANN001
     evidence = SPEC.retrieve(direct, task)
     assert "simvastatin" in evidence["current"] and pid in evidence["ids"]
     report = SPEC.compose(direct, task, evidence, None)
-    assert any("simvastatin" in (i["drug_a"], i["drug_b"]) for i in report.interactions)
+    assert any("simvastatin" in (i.drug_a, i.drug_b) for i in report.interactions)
 
 
 def test_unknown_drug_and_patient_are_clear_errors(direct) -> None:  # noqa: ANN001

@@ -72,8 +72,8 @@ def test_rag_lm_cites_real_cases_and_excludes_the_query(direct, small_lakehouse)
 def test_modes(direct) -> None:  # noqa: ANN001
     _, only = run(direct, ReportInput(findings=FINDINGS, mode="retrieval-only"))
     assert only.model is None and only.citations
-    nearest = direct.call_tool("retrieve_similar_cases", {"findings": FINDINGS, "k": 3, "mode": "retrieval-only", "exclude_ids": []})["hits"][0]
-    assert only.impression == nearest["impression"] and only.citations[0].case_id == nearest["case_id"]
+    nearest = direct.call_tool("retrieve_similar_cases", {"findings": FINDINGS, "k": 3, "mode": "retrieval-only", "exclude_ids": []}).hits[0]
+    assert only.impression == nearest.impression and only.citations[0].case_id == nearest.case_id
     direct.calls.clear()
     _, plain = run(direct, ReportInput(findings=FINDINGS, mode="no-rag", max_new_tokens=12))
     assert plain.citations == [] and "retrieve_similar_cases" not in [n for n, _ in direct.calls]
