@@ -159,7 +159,7 @@ def _strings(value: Any) -> Iterable[str]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Evaluate and write ``evals/results/guards.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=("dev", "test", "holdout", "all"), default="all")
+    parser.add_argument("--split", choices=("dev", "test", "holdout", "holdout2", "all"), default="all")
     parser.add_argument("--indiana", action="store_true", help="also screen every Indiana report section as retrieved text")
     parser.add_argument("--indiana-limit", type=int, default=None)
     parser.add_argument("--fhir-dir", type=Path, default=None, help="also screen every string of the FHIR bundles under this folder as tool text (e.g. SAGE_HOME/synthetic)")
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     started = time.time()
-    splits = ("dev", "test", "holdout") if args.split == "all" else (args.split,)
+    splits = ("dev", "test", "holdout", "holdout2") if args.split == "all" else (args.split,)
     result: dict[str, Any] = {"corpus": str(DATA.relative_to(DATA.parent.parent.parent)), "splits": {}}
     for split in splits:
         cases = load(split)
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for split, res in result["splits"].items():
         for name in ("guards", "baseline_regex"):
             r = res[name]
-            print(f"{split:4} {name:15} detection {r['detection']['rate']} ({r['detection']['k']}/{r['detection']['n']}, {r['detection']['wilson95']}) "
+            print(f"{split:8} {name:15} detection {r['detection']['rate']} ({r['detection']['k']}/{r['detection']['n']}, {r['detection']['wilson95']}) "
                   f"must-block {r['must_block']['rate']} false-positive {r['false_positive']['rate']} ({r['false_positive']['k']}/{r['false_positive']['n']}, {r['false_positive']['wilson95']})")
     if "indiana_sections_flagged" in result:
         r = result["indiana_sections_flagged"]
