@@ -24,7 +24,7 @@ from agents.routing import OutOfScopeError, llm_plan_proposal, route_by_embeddin
 from agents.tasks.base import TaskInputError, TaskSpec, all_tasks, get_task
 from core.errors import SageError
 from core.telemetry import Attr
-from tools.contract import Context, RunState, caller_context
+from tools.contract import Context, RunState, caller_context, new_id
 from tools.governance import decision_fields
 from tools.registry import tools_for_agent
 from tools.resources import Resources
@@ -124,14 +124,34 @@ def validate_input(spec: TaskSpec, data: dict[str, Any]) -> dict[str, Any]:
 def planner(state: RunState, runtime: Runtime[Context]) -> Command[Literal["governance_pre", "__end__"]]:
     """Graph node: plan the request once, then hand over to the plan's first step (or end: out of scope)."""
     ctx = caller_context(runtime)
+    fields = _run_fields(state, ctx) if not state.get("plan") else {}
+    state = {**state, **fields}  # type: ignore[typeddict-item]
     with agent_span("planner", state) as span:
-        update: dict[str, Any] = _initial_plan(state, ctx) if not state.get("plan") else {}
+        update: dict[str, Any] = {**fields, **_initial_plan(state, ctx)} if not state.get("plan") else {}
         update.setdefault("step", 0)
         goto = next_node(state, update)
         reason = update.get("route_reason") or state.get("route_reason") or f"run {update.get('status', state.get('status'))}"
         span.set_attribute(Attr.ROUTE, goto)
         span.set_attribute(Attr.ROUTE_REASON, reason)
     return Command(update=update, goto=goto)
+
+
+def _run_fields(state: RunState, ctx: Context) -> dict[str, Any]:
+    """What a bare ``{"request": ...}`` input (``langgraph dev``, the SDK) lacks: run id, thread, caller.
+
+    The entry points build these with :func:`tools.contract.new_run`; a run started by the
+    LangGraph server gets them here, so its decisions, spans and audit entries carry a run id.
+    """
+    from langgraph.config import get_config
+
+    fields: dict[str, Any] = {}
+    if not state.get("run_id"):
+        fields["run_id"] = new_id("run")
+    if not state.get("thread_id") and (thread := (get_config().get("configurable") or {}).get("thread_id")):
+        fields["thread_id"] = str(thread)
+    if not state.get("caller"):
+        fields["caller"] = {"user": ctx.user, "role": ctx.role, "purpose": ctx.purpose}
+    return fields
 
 
 def _initial_plan(state: RunState, ctx: Context) -> dict[str, Any]:

@@ -10,6 +10,7 @@ A missing, unknown or revoked key is a 401 before anything runs.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from langgraph_sdk import Auth
@@ -26,13 +27,21 @@ def _presented(headers: dict[Any, Any]) -> str | None:
     return get("x-api-key") or (bearer[7:].strip() if bearer.lower().startswith("bearer ") else None)
 
 
-@auth.authenticate
-async def authenticate(headers: dict[Any, Any]) -> dict[str, Any]:
-    """The caller of the presented API key, or 401."""
+def _key_caller(secret: str | None) -> Any:
     from app.common import open_resources
     from services.keys import authenticate as key_caller
 
-    caller = key_caller(open_resources(), _presented(headers))
+    return key_caller(open_resources(), secret)
+
+
+@auth.authenticate
+async def authenticate(headers: dict[Any, Any]) -> dict[str, Any]:
+    """The caller of the presented API key, or 401.
+
+    The key store is files on disk: the lookup runs in a worker thread, so the server's event
+    loop never blocks on it (``langgraph dev`` refuses blocking calls in async code).
+    """
+    caller = await asyncio.to_thread(_key_caller, _presented(headers))
     if caller is None:
         raise Auth.exceptions.HTTPException(status_code=401, detail="missing, unknown or revoked API key (x-api-key)")
     return {"identity": caller.user, "role": caller.role, "purpose": caller.purpose, "permissions": [f"role:{caller.role}"]}

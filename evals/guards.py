@@ -54,6 +54,10 @@ BASELINE_PATTERNS = tuple(
 )
 
 
+TUNING_SPLITS = ("dev", "dev2")
+"""Splits whose misses may be read and fixed; every other split is held out."""
+
+
 def load(split: str) -> list[dict[str, Any]]:
     """Cases of one split."""
     with (DATA / f"{split}.jsonl").open(encoding="utf-8") as f:
@@ -114,6 +118,7 @@ def evaluate(cases: Iterable[dict[str, Any]], decide: Callable[[str, str], tuple
         "must_block": rate(sum(decided[c["id"]][0] for c in must), len(must)),
         "false_positive": rate(len(false_pos), len(benign)),
         "harm_false_decline": rate(sum(detect_harm(c["text"]).flagged for c in benign_requests), len(benign_requests)),
+        "benign_requests_blocked": rate(sum(decided[c["id"]][0] for c in benign_requests), len(benign_requests)),
         "per_category_blocked": per_cat,
         "missed_ids": [c["id"] for c in missed],
         "false_positive_ids": [c["id"] for c in false_pos],
@@ -159,20 +164,20 @@ def _strings(value: Any) -> Iterable[str]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Evaluate and write ``evals/results/guards.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=("dev", "test", "holdout", "all"), default="all")
+    parser.add_argument("--split", choices=("dev", "dev2", "test", "holdout", "holdout2", "all"), default="all")
     parser.add_argument("--indiana", action="store_true", help="also screen every Indiana report section as retrieved text")
     parser.add_argument("--indiana-limit", type=int, default=None)
     parser.add_argument("--fhir-dir", type=Path, default=None, help="also screen every string of the FHIR bundles under this folder as tool text (e.g. SAGE_HOME/synthetic)")
-    parser.add_argument("--show-misses", action="store_true", help="print missed and false-positive dev cases (never test)")
+    parser.add_argument("--show-misses", action="store_true", help="print missed and false-positive cases of the tuning splits (dev, dev2; never a held-out one)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     started = time.time()
-    splits = ("dev", "test", "holdout") if args.split == "all" else (args.split,)
+    splits = ("dev", "dev2", "test", "holdout", "holdout2") if args.split == "all" else (args.split,)
     result: dict[str, Any] = {"corpus": str(DATA.relative_to(DATA.parent.parent.parent)), "splits": {}}
     for split in splits:
         cases = load(split)
         result["splits"][split] = {"guards": evaluate(cases, gate_blocks), "baseline_regex": evaluate(cases, baseline_blocks)}
-        if args.show_misses and split == "dev":
+        if args.show_misses and split in TUNING_SPLITS:
             by_id = {c["id"]: c for c in cases}
             for key in ("missed_ids", "false_positive_ids"):
                 for cid in result["splits"][split]["guards"][key]:
@@ -188,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for split, res in result["splits"].items():
         for name in ("guards", "baseline_regex"):
             r = res[name]
-            print(f"{split:4} {name:15} detection {r['detection']['rate']} ({r['detection']['k']}/{r['detection']['n']}, {r['detection']['wilson95']}) "
+            print(f"{split:8} {name:15} detection {r['detection']['rate']} ({r['detection']['k']}/{r['detection']['n']}, {r['detection']['wilson95']}) "
                   f"must-block {r['must_block']['rate']} false-positive {r['false_positive']['rate']} ({r['false_positive']['k']}/{r['false_positive']['n']}, {r['false_positive']['wilson95']})")
     if "indiana_sections_flagged" in result:
         r = result["indiana_sections_flagged"]

@@ -18,7 +18,18 @@ from pydantic import BaseModel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from app.common import JsonOpt, PurposeOpt, RoleOpt, UserOpt, console, emit, fail, open_resources, who
+from app.common import (
+    JsonOpt,
+    PurposeOpt,
+    RoleOpt,
+    UserOpt,
+    console,
+    emit,
+    err_console,
+    fail,
+    open_resources,
+    who,
+)
 from core.errors import SageError
 
 LimitOpt = typer.Option(None, "--limit", help="Only the first N shipped reports (by id).")
@@ -76,7 +87,11 @@ def register(app: typer.Typer) -> None:
         limit: int | None = LimitOpt, fhir: Path | None = FhirOpt, reports: Path | None = ReportsOpt, images: Path | None = ImagesOpt,
         as_json: bool = JsonOpt, user: str | None = UserOpt, role: str | None = RoleOpt, purpose: str = PurposeOpt,
     ) -> None:
-        """Ingest data into the lakehouse (default: the shipped Indiana reports with synthetic FHIR records)."""
+        """Ingest data into the lakehouse (default: the shipped Indiana reports with synthetic FHIR records).
+
+        Exit status: 0 every file ingested, 3 some files failed (listed, the rest ingested),
+        1 nothing ingested (every file failed, no input file, or the command failed).
+        """
         from services.data import IngestRequest
         from services.data import ingest as ingest_service
 
@@ -92,6 +107,11 @@ def register(app: typer.Typer) -> None:
         finally:
             resources.close()  # hand the shard lease back at once
         emit({k: v.model_dump(mode="json") for k, v in results.items()}, as_json, _render_ingest)
+        code = ingest_exit_code([r.outcome for r in results.values()])
+        if code:
+            if not as_json:
+                err_console.print("[bold red]error:[/] no input file was ingested" if code == 1 else f"[yellow]warning:[/] {sum(r.failed_files for r in results.values())} input file(s) not ingested (listed above)")
+            raise typer.Exit(code)
 
     @app.command()
     def query(sql: str = typer.Argument(..., help="One read-only SELECT over the raw tables."), as_json: bool = JsonOpt,
@@ -138,6 +158,20 @@ def register(app: typer.Typer) -> None:
         emit(SearchResult(query=text, hits=[SimilarCase.from_hit(h) for h in result.hits]), as_json, _render_search)
 
 
+INGEST_EXIT_CODES = {"ok": 0, "partial": 3, "failed": 1, "empty": 1}
+"""``sagehealth ingest`` exit status per outcome (docs/data.md#input-limits): 0 every file
+ingested, 3 some files failed (listed; the rest were ingested), 1 nothing ingested (every file
+failed, no input file found, or the command itself failed: denied, bad path)."""
+
+
+def ingest_exit_code(outcomes: list[str]) -> int:
+    """One exit status for the sources of one ingest call: the worst of their outcomes."""
+    codes = [INGEST_EXIT_CODES[o] for o in outcomes] or [1]
+    if all(c == 1 for c in codes):
+        return 1
+    return 3 if any(codes) else 0
+
+
 def _render_ingest(results: dict[str, Any]) -> None:
     for name, rep in results.items():
         table = Table(title=f"ingest {name}: {rep['files']} files, {rep['seconds']:.1f}s, {rep['reports_per_second']:.1f} reports/s")
@@ -147,7 +181,7 @@ def _render_ingest(results: dict[str, Any]) -> None:
             if any(c.values()):
                 table.add_row(tname, str(c["new"]), str(c["changed"]), str(c["unchanged"]))
         console.print(table)
-        console.print(f"skipped {rep['skipped']}, semantic points written {rep['points_upserted']}")
+        console.print(f"skipped {rep['skipped']}, semantic points written {rep['points_upserted']}, files not ingested {rep['failed_files']}")
         for issue in rep["errors"]:
             console.print(f"[red]error[/] {issue['file']} [{issue['field']}]: {issue['message']}")
 

@@ -40,6 +40,18 @@ BundleRows = dict[str, list[dict[str, Any]]]
 BUNDLE_TABLES: tuple[str, ...] = ("patients", "encounters", "observations", "conditions", "medications", "reports")
 _MAPPED = ("Patient", "Encounter", "Observation", "Condition", "MedicationRequest", "Medication", "DiagnosticReport")
 
+# Input limits (docs/data.md#input-limits). A bundle over any of them is refused whole, with the
+# file and the element named and the value never echoed; the other bundles are ingested.
+MAX_BUNDLE_BYTES = 64 * 1024 * 1024
+"""Largest bundle file read (checked before reading; Synthea's longest patient histories stay below it)."""
+MAX_ENTRIES = 50_000
+"""Most entries in one bundle."""
+MAX_STRING_CHARS = 100_000
+"""Longest string anywhere in a mapped resource (a report's text, a narrative); base64 ``data`` included."""
+MAX_IDENTITY_CHARS = 1_000
+"""Longest string inside a resource's ``name``, ``telecom``, ``identifier`` or ``address``: no real name or number comes near it."""
+_IDENTITY_KEYS = frozenset({"name", "telecom", "identifier", "address"})
+
 
 class BundleError(SageError):
     """A bundle that cannot be ingested; names the file and the field (also yielded as a value)."""
@@ -63,7 +75,30 @@ def _validate(path: Path, index: int, resource: dict[str, Any]) -> None:
         raise BundleError(path, f"entry[{index}].{kind}.{loc}", first["msg"]) from exc
 
 
+def _oversized(value: Any, where: str, limit: int) -> tuple[str, int, int] | None:
+    """The first string under ``value`` longer than its limit: (element path, length, limit)."""
+    if isinstance(value, str):
+        return (where, len(value), limit) if len(value) > limit else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        child = f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}"
+        found = _oversized(item, child, min(limit, MAX_IDENTITY_CHARS) if key in _IDENTITY_KEYS else limit)
+        if found is not None:
+            return found
+    return None
+
+
+def _check_sizes(path: Path, index: int, resource: dict[str, Any]) -> None:
+    found = _oversized(resource, f"entry[{index}].{resource['resourceType']}", MAX_STRING_CHARS)
+    if found is not None:
+        where, length, limit = found
+        raise BundleError(path, where, f"string of {length:,} characters, over the limit of {limit:,}")
+
+
 def _entries(path: Path) -> list[dict[str, Any]]:
+    size = path.stat().st_size
+    if size > MAX_BUNDLE_BYTES:
+        raise BundleError(path, "file", f"bundle of {size / 2**20:,.1f} MiB, over the limit of {MAX_BUNDLE_BYTES // 2**20} MiB; split it into smaller bundles")
     try:
         doc = json.loads(path.read_bytes())
     except json.JSONDecodeError as exc:
@@ -76,6 +111,8 @@ def _entries(path: Path) -> list[dict[str, Any]]:
     entries = doc.get("entry", [])
     if not isinstance(entries, list):
         raise BundleError(path, "entry", "must be a list of entries")
+    if len(entries) > MAX_ENTRIES:
+        raise BundleError(path, "entry", f"{len(entries):,} entries, over the limit of {MAX_ENTRIES:,}; split the bundle")
     for i, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
@@ -105,12 +142,15 @@ def read_bundle(path: Path, ignored: Counter[str] | None = None) -> BundleRows:
         ignored: If given, counts the resource types skipped because no table holds them.
 
     Raises:
-        BundleError: malformed JSON, not a Bundle, a mapped resource failing R4 validation or
-            lacking an element the mapping needs (e.g. ``Patient.id``); names file and field.
+        BundleError: malformed JSON, not a Bundle, over an input limit (:data:`MAX_BUNDLE_BYTES`,
+            :data:`MAX_ENTRIES`, :data:`MAX_STRING_CHARS`, :data:`MAX_IDENTITY_CHARS`), a mapped
+            resource failing R4 validation or lacking an element the mapping needs (e.g.
+            ``Patient.id``); names file and field.
     """
     entries = _entries(path)
     for i, entry in enumerate(entries):
         if entry["resource"]["resourceType"] in _MAPPED:
+            _check_sizes(path, i, entry["resource"])
             _validate(path, i, entry["resource"])
     ref = _resolver(entries)
     out: BundleRows = {table: [] for table in BUNDLE_TABLES}

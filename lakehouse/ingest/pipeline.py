@@ -23,9 +23,9 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from core.settings import Settings
 from lakehouse.ingest.indiana import IndianaReport, ReadStats, read_indiana
@@ -70,12 +70,28 @@ class IngestReport(BaseModel):
 
     batch_id: str
     tables: dict[str, TableCounts] = Field(default_factory=dict)
-    files: int = Field(0, description="Source files read.")
+    files: int = Field(0, description="Source files read, failed ones included.")
     skipped: int = Field(0, description="Records skipped on purpose (e.g. reports with neither findings nor impression).")
     errors: list[IngestIssue] = Field(default_factory=list)
     points_upserted: int = 0
     seconds: float = 0.0
     reports_per_second: float = 0.0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def failed_files(self) -> int:
+        """Source files with at least one error (a bundle with an error is not ingested at all)."""
+        return len({e.file for e in self.errors})
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def outcome(self) -> Literal["ok", "partial", "failed", "empty"]:
+        """``ok``: no file failed; ``partial``: some did; ``failed``: every file did; ``empty``: no input file."""
+        if self.files == 0:
+            return "failed" if self.errors else "empty"
+        if not self.errors:
+            return "ok"
+        return "failed" if self.failed_files >= self.files else "partial"
 
 
 @dataclass
@@ -281,10 +297,12 @@ def _fhir_batches(folder: Path, report: IngestReport, only: set[Path] | None) ->
             continue
         n += 1
         if isinstance(result, BundleError):
+            report.files += 1  # read, not ingested (good files are counted per batch)
             report.errors.append(IngestIssue(file=str(path), field=str(getattr(result, "field", "?")), message=str(getattr(result, "message", result))))
             continue
         issue = _validated(result, str(path))
         if issue is not None:
+            report.files += 1
             report.errors.append(issue)
             continue
         current.files += 1

@@ -19,6 +19,7 @@ A plain question about a lethal dose (toxicology) is not declined; the same word
 
 from __future__ import annotations
 
+from policies.guards.concepts import HARM_CONCEPTS
 from policies.guards.normalize import views
 from policies.guards.rules import Rule, combine, reason, rule, run_rules
 from policies.guards.verdict import GuardVerdict
@@ -60,6 +61,8 @@ HARM_RULES: tuple[Rule, ...] = (
     rule("enough-to-die", "lethal-dose", 0.9, r"\benough\b.{0,60}\b(?:that|so|to make|until) (?:he|she|they|him|her|them|the patient) (?:stops? breathing|dies?|die|won'?t wake(?: up)?|never wakes?(?: up)?|stops? (?:his|her|their) heart)"),
     rule("withhold-harm", "concealment", 0.8, r"\b(?:withhold|stop|cut off|hold back)\b.{0,40}\b(?:insulin|oxygen|feeds?|fluids|medications?|meds|treatment|food|water|pain relief|analgesia)\b.{0,40}\b(?:as punishment|to punish|until (?:he|she|they) (?:dies?|suffers?|complies?|learns?)|to teach|to make (?:him|her|them) suffer|so (?:he|she|they) (?:dies?|suffers?))"),
     rule("divert", "drug-diversion", 0.85, r"\b(?:divert|steal|pocket|skim|take home|keep)\b.{0,40}\b(?:fentanyl|morphine|oxycodone|hydromorphone|opioids?|narcotics|controlled (?:drugs|substances)|benzos?|ketamine|propofol)\b.{0,60}\b(?:without|so|undetected|unnoticed|get caught|being caught|waste|count)|\bhow (?:to|do i|can i) (?:fake|falsify|cheat) (?:the )?(?:narcotic |controlled drug |opioid )?(?:waste|count)\b"),
+    # Concepts meeting in one sentence, in any wording (policies/guards/concepts.py).
+    *HARM_CONCEPTS,
 )
 
 

@@ -17,6 +17,7 @@ download a DeBERTa model at run time), so this is rules plus normalisation; the 
 
 from __future__ import annotations
 
+from policies.guards.concepts import INJECTION_CONCEPTS
 from policies.guards.normalize import views
 from policies.guards.rules import Rule, combine, reason, rule, run_rules
 from policies.guards.verdict import GuardVerdict, RuleHit, Source
@@ -43,7 +44,7 @@ INJECTION_RULES: tuple[Rule, ...] = (
     rule("policy-off-claim", "instruction-override", 0.6, r"\b(?:polic(?:y|ies)|safety|guard(?:rail)?s?|checks?|filters?|restrictions|redaction|governance|audit(?:ing)?|rules)\b(?: checks?| filters?)? (?:(?:are|is|have been|has been|were) )?(?:now |temporarily |all )?(?:disabled|off|suspended|lifted|removed|turned off|deactivated|waived|bypassed|not (?:active|enforced|applicable|in effect))\b"),
     rule("override-squashed", "instruction-override", 0.8, r"(?:ignore|disregard|forget|bypass|override)(?:all|any|the|your)?(?:previous|prior|above|earlier|system|safety)(?:instructions?|rules|prompts?|guidelines|directives)", views=("squashed",)),
     # Role play and mode switches.
-    rule("role-play", "role-play", 0.7, r"\b(?:you are now|from now on,? you(?: are|'re| will| must)|pretend (?:to be|you are)|act as (?:an? )?(?:unrestricted|unfiltered|evil|jailbroken|admin|administrator|root|developer|system|dan|different)|role-?play as|roleplay as|you are no longer)\b"),
+    rule("role-play", "role-play", 0.7, r"\b(?:you are now|from now on,? you(?: are|'re| will| must)|pretend (?:to be|you are)(?! (?:explaining|talking|speaking|teaching|writing for|describing))|act as (?:an? )?(?:unrestricted|unfiltered|evil|jailbroken|admin|administrator|root|developer|system|dan|different)|role-?play as|roleplay as|you are no longer)\b"),
     rule("role-switch", "role-play", 0.7, r"\b(?:answer|respond|reply|act|speak|talk|write) as\b(?:\W+\w+){0,3}?\W+(?:who|that|which) (?:never|doesn'?t|does not|won'?t|will not|has no|ignores|is not bound)|\b(?:stop being|you are not|no longer be) (?:an? |the |my )?(?:\w+ )?(?:assistant|model|ai|bot|chatbot)\b|\byour (?:new |real |actual |only |true )?(?:task|job|role|purpose|goal) (?:now |from now on )?is\b"),
     rule("jailbreak-mode", "role-play", 0.8, r"\b(?:system override|admin override|override (?:code|mode)|developer mode|dan mode|do anything now|jailbreak(?:ed)?|god mode|unrestricted mode|sudo mode|admin mode|maintenance mode|debug mode)\b"),
     # System prompt / hidden instruction leaks.
@@ -86,6 +87,8 @@ INJECTION_RULES: tuple[Rule, ...] = (
     rule("agency-tool", "excessive-agency", 0.7, r"\b(?:call|invoke|use|run|trigger)\b.{0,40}\b(?:query_records|retrieve_similar_cases|get_patient_record|redact_phi|policy_check|import_interactions|update_labels)\b", sources=UNTRUSTED),
     # Obfuscation signals alone: encoded payloads in data are not clinical text.
     rule("encoded-payload", "obfuscation", 0.35, r"\b(?:base64|rot13|hex[- ]?encoded|decode (?:this|the following)|encoded (?:message|instructions?))\b"),
+    # Concepts meeting in one sentence, in any wording (policies/guards/concepts.py).
+    *INJECTION_CONCEPTS,
 )
 
 

@@ -18,9 +18,19 @@ VIEW_ORDER = ("plain", "deleet", "despaced", "despaced-deleet", "base64", "squas
 OBFUSCATED_VIEWS = frozenset({"deleet", "despaced", "despaced-deleet", "base64", "squashed"})
 
 
+# Sentence ends, but not after a title ("Dr. Okafor"); a semicolon joins clauses of one thought.
+_SENTENCE = re.compile(r"(?<!\bdr\.)(?<!\bmr\.)(?<!\bms\.)(?<!\bst\.)(?<!\bvs\.)(?<!mrs\.)(?<=[.!?])\s+|\n+")
+
+
 @dataclass(frozen=True)
 class Rule:
-    """A weighted pattern; ``sources`` limits it to some text sources, ``views`` to some views."""
+    """A weighted pattern; ``sources`` limits it to some text sources, ``views`` to some views.
+
+    A rule with ``also`` patterns is a *concept* rule: it fires when ``pattern`` and every
+    ``also`` pattern occur in one sentence, in any order, and no ``unless`` pattern does there.
+    Concepts are word families (every verb of circumventing, every noun for the model's rules),
+    so a new phrasing of the same intent matches without a rule for its word order.
+    """
 
     id: str
     category: str
@@ -28,6 +38,20 @@ class Rule:
     pattern: re.Pattern[str]
     sources: frozenset[str] = frozenset({"user", "retrieved", "tool"})
     views: frozenset[str] = frozenset(VIEW_ORDER) - {"squashed"}
+    also: tuple[re.Pattern[str], ...] = ()
+    unless: re.Pattern[str] | None = None
+
+    def search(self, text: str) -> bool:
+        """Whether the rule fires on ``text`` (one view of it)."""
+        if not self.also:
+            return self.pattern.search(text) is not None
+        if not (self.pattern.search(text) and all(p.search(text) for p in self.also)):
+            return False  # cheap whole-text test first
+        for sentence in _SENTENCE.split(text):
+            if self.pattern.search(sentence) and all(p.search(sentence) for p in self.also):
+                if self.unless is None or not self.unless.search(sentence):
+                    return True
+        return False
 
 
 def rule(id: str, category: str, weight: float, pattern: str, sources: Iterable[str] | None = None, views: Iterable[str] | None = None) -> Rule:
@@ -42,6 +66,21 @@ def rule(id: str, category: str, weight: float, pattern: str, sources: Iterable[
     )
 
 
+def concept(id: str, category: str, weight: float, *concepts: str, unless: str | None = None, sources: Iterable[str] | None = None) -> Rule:
+    """Build a concept :class:`Rule`: every pattern of ``concepts`` in one sentence, none of ``unless``."""
+    first, *rest = concepts
+    return Rule(
+        id=id,
+        category=category,
+        weight=weight,
+        pattern=re.compile(first, re.M),
+        sources=frozenset(sources) if sources else frozenset({"user", "retrieved", "tool"}),
+        views=frozenset({"plain", "deleet", "despaced", "despaced-deleet", "base64"}),
+        also=tuple(re.compile(p, re.M) for p in rest),
+        unless=re.compile(unless, re.M) if unless else None,
+    )
+
+
 def run_rules(rules: Sequence[Rule], text_views: Views, source: Source | None) -> list[RuleHit]:
     """Every rule that fires for ``source`` on some view of the text, with the first view it matched."""
     hits: list[RuleHit] = []
@@ -52,7 +91,7 @@ def run_rules(rules: Sequence[Rule], text_views: Views, source: Source | None) -
             continue  # the letters-only view only adds what the readable views missed
         for view in VIEW_ORDER:
             text = text_views.views.get(view)
-            if text is not None and view in r.views and r.pattern.search(text):
+            if text is not None and view in r.views and r.search(text):
                 hits.append(RuleHit(rule=r.id, category=r.category, weight=r.weight, view=view))
                 break
     return hits

@@ -65,3 +65,44 @@ def test_search_filters_by_finding_and_by_the_roles_access_tags(cli: typer.Typer
 
     code, out = invoke(cli, "search", "effusion", "--finding", "heart=big")
     assert code == 1 and "KEY=STATE" in out["hint"]
+
+
+ENGINEER = ("--user", "eng-c", "--role", "data_engineer", "--purpose", "operations")
+
+
+def test_ingest_exit_status_says_whether_anything_was_ingested(cli: typer.Typer, home: Settings, tmp_path: Path) -> None:
+    """0: all ingested; 3: some files failed (named, the rest ingested); 1: nothing ingested. Refused bundles write nothing."""
+    good = sorted(home.synthetic_dir.glob("CXR*.json"))[0]
+    bad = json.loads(good.read_text())
+    patient = next(e["resource"] for e in bad["entry"] if e["resource"]["resourceType"] == "Patient")
+    good_id, patient["id"] = patient["id"], "pat-oversized"
+    patient["name"][0]["family"] = "X" * 2_000_000
+    failing, mixed = tmp_path / "failing", tmp_path / "mixed"
+    for folder in (failing, mixed):
+        folder.mkdir()
+        (folder / "oversized.json").write_text(json.dumps(bad))
+    (failing / "broken.json").write_text('{"resourceType": "Bundle", "entry": [')
+    shutil.copy(good, mixed / good.name)
+
+    code, out = invoke(cli, "ingest", "--fhir", str(failing), *ENGINEER)
+    assert code == 1 and out["fhir"]["outcome"] == "failed" and out["fhir"]["files"] == out["fhir"]["failed_files"] == 2
+    fields = {Path(e["file"]).name: e["field"] for e in out["fhir"]["errors"]}
+    assert fields == {"oversized.json": "entry[0].Patient.name[0].family", "broken.json": "json"}
+    assert all("XXXX" not in e["message"] for e in out["fhir"]["errors"])
+
+    code, out = invoke(cli, "ingest", "--fhir", str(mixed), *ENGINEER)
+    assert code == 3 and out["fhir"]["outcome"] == "partial" and (out["fhir"]["files"], out["fhir"]["failed_files"]) == (2, 1)
+
+    shutil.rmtree(mixed)
+    mixed.mkdir()
+    shutil.copy(good, mixed / good.name)
+    code, out = invoke(cli, "ingest", "--fhir", str(mixed), *ENGINEER)
+    assert code == 0 and out["fhir"]["outcome"] == "ok" and out["fhir"]["errors"] == []
+
+    code, out = invoke(cli, "query", f"SELECT patient_id FROM patients WHERE patient_id IN ('pat-oversized', '{good_id}')")
+    assert code == 0 and out["rows"] == [{"patient_id": good_id}], "a refused bundle writes nothing (its twin, same site, is there)"
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out = invoke(cli, "ingest", "--fhir", str(empty), *ENGINEER)
+    assert code == 1 and out["fhir"]["outcome"] == "empty"

@@ -117,3 +117,38 @@ def test_synthea_style_bundle_with_unmapped_resources(tmp_path: Path) -> None:
     (report,) = rows["reports"]
     assert (report["report_id"], report["findings"], report["impression"]) == ("rad1", "Left lower lobe opacity.", "Pneumonia.")
     assert report["study_date"] == "2020-01-01" and report["patient_id"] == "p1"
+
+
+def test_input_limits_refuse_the_bundle_and_name_the_element(bundles: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A multi-MB string, an absurd name, too many entries or a huge file: the bundle is refused whole, named, never echoed."""
+    import lakehouse.ingest.fhir as fhir
+
+    source = json.loads(sorted(bundles.glob("CXR*.json"))[0].read_text())
+    patient_at = next(i for i, e in enumerate(source["entry"]) if e["resource"]["resourceType"] == "Patient")
+    report_at = next(i for i, e in enumerate(source["entry"]) if e["resource"]["resourceType"] == "DiagnosticReport")
+
+    huge_name = json.loads(json.dumps(source))
+    huge_name["entry"][patient_at]["resource"]["name"][0]["family"] = "Q" * 3_000_000  # 3 MB into a patient name
+    long_name = json.loads(json.dumps(source))
+    long_name["entry"][patient_at]["resource"]["name"][0]["given"] = ["Z" * (fhir.MAX_IDENTITY_CHARS + 1)]
+    long_text = json.loads(json.dumps(source))
+    long_text["entry"][report_at]["resource"]["conclusion"] = "Normal. " * 20_000  # 160,000 characters of report text
+    _write(tmp_path / "a_huge_name.json", huge_name)
+    _write(tmp_path / "b_long_given.json", long_name)
+    _write(tmp_path / "c_long_text.json", long_text)
+    with (tmp_path / "d_huge_file.json").open("wb") as f:  # sparse: the size is refused before a byte is read
+        f.truncate(fhir.MAX_BUNDLE_BYTES + 1)
+    errors = {p.name: r for p, r in read_bundles(tmp_path)}
+    assert all(isinstance(r, BundleError) for r in errors.values()), errors
+
+    assert errors["a_huge_name.json"].field == f"entry[{patient_at}].Patient.name[0].family"
+    assert "3,000,000 characters, over the limit of 1,000" in str(errors["a_huge_name.json"]) and "QQQQ" not in str(errors["a_huge_name.json"])
+    assert errors["b_long_given.json"].field == f"entry[{patient_at}].Patient.name[0].given[0]"
+    assert errors["c_long_text.json"].field == f"entry[{report_at}].DiagnosticReport.conclusion"
+    assert "over the limit of 100,000" in errors["c_long_text.json"].reason
+    assert errors["d_huge_file.json"].field == "file" and "over the limit of 64 MiB" in errors["d_huge_file.json"].reason
+    assert str(tmp_path / "a_huge_name.json") in str(errors["a_huge_name.json"])
+
+    monkeypatch.setattr(fhir, "MAX_ENTRIES", 3)
+    with pytest.raises(BundleError, match="entries, over the limit of 3"):
+        read_bundle(sorted(bundles.glob("CXR*.json"))[0])
