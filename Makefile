@@ -59,6 +59,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/lora.py
 	$(BIN)/python benchmarks/orchestration.py
 	$(BIN)/python benchmarks/report_latency.py
+	$(BIN)/python benchmarks/api_load.py
 
 # Quality figures on the Indiana test split (evals/results/*.json); adapter ones need `make adapter`.
 evals: $(STAMP)

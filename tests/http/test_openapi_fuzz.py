@@ -25,6 +25,8 @@ from schemathesis.specs.openapi.checks import status_code_conformance
 from app.http.app import create_app
 from tools.resources import Resources
 
+# schemathesis's own strategies draw from `random` (its concern, not this project's).
+pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 MAX_EXAMPLES = 6
 # A valid chat message runs a whole governed turn before the answer ends: fewer of those.
 FEWER = {"POST /api/chat": 2}

@@ -70,7 +70,11 @@ async function fillFeedback(labels) {
   $("fb-finding").replaceChildren(...state.vocab.findings.map((f) => el("option", { value: f }, `${f} (now ${labels[f] || "not stated"})`)));
   $("fb-state").replaceChildren(...state.vocab.states.map((s) => el("option", { value: s }, s)));
   $("feedback-form").hidden = false;
+  offerChange();
 }
+// Propose a state other than the current one (old == new is no correction).
+function offerChange() { const now = state.case && state.case.labels[$("fb-finding").value]; $("fb-state").value = state.vocab.states.find((s) => s !== now); }
+$("fb-finding").addEventListener("change", offerChange);
 $("feedback-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const c = state.case; if (!c) return;
