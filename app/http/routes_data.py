@@ -82,7 +82,7 @@ async def correct_case(request: Request, case_id: Annotated[str, Path(pattern=r"
     ``needs_review`` (the pack wants a second reviewer for this finding) or ``rejected`` (e.g. an
     unknown case), with ``reasons``.
     """
-    correction = feedback.CorrectionRequest(case_id=case_id, changes=body.changes, reason=body.reason, run_id=body.run_id)
+    correction = feedback.CorrectionRequest(case_id=case_id, changes=body.changes, reason=body.reason, run_id=body.run_id, reviewer=None)
     return await run_in_threadpool(feedback.correct, resources_of(request), caller, correction)
 
 
