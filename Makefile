@@ -12,7 +12,7 @@ export LANGGRAPH_CLI_NO_ANALYTICS = 1
 export LANGGRAPH_NO_VERSION_CHECK = true
 export TOKENIZERS_PARALLELISM = false
 
-.PHONY: demo test test-all lint install clean benchmarks evals eval adapter
+.PHONY: chromium demo test test-all lint install clean benchmarks evals eval adapter
 
 # The report adapter `make adapter` trains (about an hour on 2 CPU cores; minutes on a GPU).
 ADAPTER       ?= impression-lora
@@ -40,7 +40,14 @@ demo: $(STAMP)
 adapter: $(STAMP)
 	$(BIN)/sagehealth adapt train --name $(ADAPTER) --max-steps $(ADAPTER_STEPS) --eval-limit 40
 
-test: $(STAMP)
+# The browser tests (tests/http/test_browser.py) drive Debian's Chromium through Playwright; Playwright's
+# own browser download is never used (offline). Missing and not installable: an error, not a skip.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the browser tests"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  { echo "ERROR: chromium is missing and could not be installed (apt-get install -y chromium)" >&2; exit 1; }; }
+
+test: $(STAMP) chromium
 	$(BIN)/ruff check core lakehouse models policies tools agents graphs services app evals tests benchmarks
 	$(BIN)/pytest || [ $$? -eq 5 ]  # exit 5 = no tests collected
 
@@ -59,6 +66,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/lora.py
 	$(BIN)/python benchmarks/orchestration.py
 	$(BIN)/python benchmarks/report_latency.py
+	$(BIN)/python benchmarks/api_load.py
 
 # Quality figures on the Indiana test split (evals/results/*.json); adapter ones need `make adapter`.
 evals: $(STAMP)

@@ -25,10 +25,12 @@ from lakehouse.feedback import (
     recover,
 )
 from lakehouse.feedback import rollback as rollback_event
+from lakehouse.findings import FINDING_KEYS, STATES
 from services.base import Caller, ServiceRequest, governed
 from tools.resources import Resources
 
 HINT = "use a role the policy pack lets relabel (clinician or radiologist)"
+__all__ = ["FINDING_KEYS", "STATES", "CorrectionRequest", "FeedbackResult", "FindingChange", "correct", "events_for", "history", "rollback"]
 
 
 class CorrectionRequest(ServiceRequest):

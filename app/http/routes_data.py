@@ -1,4 +1,4 @@
-"""Search, de-identified cases, human reviews, health and the zoo, over HTTP.
+"""Search, de-identified cases, clinician feedback on a case's labels, human reviews and health, over HTTP.
 
 Each route is one service call run in Starlette's thread pool (these are fast and call no
 generative model, so they do not take a slot of the run queue), except answering a review,
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.http.auth import CallerDep, resources_of
 from app.http.errors import ApiError, responses
 from app.http.routes_runs import THREAD, error_of, jobs_of, raise_failure, wait_for
-from services import cases, data, reviews
+from services import cases, data, feedback, reviews
 from services.intake import task_names
 
 router = APIRouter()
@@ -30,6 +30,8 @@ class Health(BaseModel):
     queued: int
     concurrency: int
     tasks: list[str]
+    findings: list[str] = Field(description="The finding keys a case's labels use (what feedback may correct).")
+    states: list[str] = Field(description="The states a finding label may take.")
 
 
 class ReviewAnswer(BaseModel):
@@ -41,12 +43,22 @@ class ReviewAnswer(BaseModel):
     output: dict[str, Any] | None = Field(None, description="Corrected output fields (edit only).")
 
 
+class FeedbackBody(BaseModel):
+    """A clinician's correction of one case's labels (the caller is the clinician; no second reviewer over HTTP)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    changes: list[feedback.FindingChange] = Field(min_length=1, max_length=14, description="Each finding's state as seen (`old`, null: not stated) and as it should be (`new`).")
+    reason: str = Field(min_length=3, max_length=1000, description="Why (kept in the raw tier; only a fingerprint is audited).")
+    run_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,128}$", description="The run whose output was wrong, if any.")
+
+
 @router.get("/healthz", response_model=Health, tags=["system"], responses=responses())
 def healthz(request: Request) -> Health:
     """Liveness and queue depth (no key needed; nothing about patients or callers)."""
     manager = jobs_of(request)
     counts = manager.counts()
-    return Health(running=counts["running"], queued=counts["queued"], concurrency=manager.limit, tasks=task_names())
+    return Health(running=counts["running"], queued=counts["queued"], concurrency=manager.limit, tasks=task_names(),
+                  findings=list(feedback.FINDING_KEYS), states=list(feedback.STATES))
 
 
 @router.post("/api/search", response_model=data.SearchResult, tags=["data"], responses=responses(400, 401, 403))
@@ -59,6 +71,19 @@ async def search(request: Request, body: data.SearchRequest, caller: CallerDep) 
 async def show_case(request: Request, case_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")], caller: CallerDep) -> cases.CaseView:
     """A cited case, de-identified (the caller's role must be allowed to retrieve cases)."""
     return await run_in_threadpool(cases.case, resources_of(request), caller, cases.CaseRequest(case_id=case_id))
+
+
+@router.post("/api/cases/{case_id}/feedback", response_model=feedback.FeedbackResult, tags=["data"], responses=responses(400, 401, 403))
+async def correct_case(request: Request, case_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")], body: FeedbackBody,
+                       caller: CallerDep) -> feedback.FeedbackResult:
+    """Correct a case's finding labels as the caller (a role the pack lets relabel; checked and audited).
+
+    The answer's ``status`` is ``applied`` (a new label version; similar cases get proposals),
+    ``needs_review`` (the pack wants a second reviewer for this finding) or ``rejected`` (e.g. an
+    unknown case), with ``reasons``.
+    """
+    correction = feedback.CorrectionRequest(case_id=case_id, changes=body.changes, reason=body.reason, run_id=body.run_id, reviewer=None)
+    return await run_in_threadpool(feedback.correct, resources_of(request), caller, correction)
 
 
 @router.get("/api/reviews", tags=["reviews"], responses=responses(401, 403))

@@ -164,3 +164,58 @@ def test_malformed_bodies_get_declared_4xx_codes_never_a_server_error(client: Te
             response = client.post(concrete, content=json.dumps(body), headers={**auth(keys["clinician"]), "content-type": "application/json"})
             assert str(response.status_code) in declared and 400 <= response.status_code < 500, (path, body, response.status_code, response.text)
             assert set(response.json()) == {"error"}
+
+
+UNCERTAIN_FINDINGS = "Possible small right pleural effusion. Heart size normal."
+
+
+def test_the_report_drafter_end_to_end_findings_in_draft_cases_and_review_reasons_out(client: TestClient, keys: dict[str, str]) -> None:
+    """What the web page's report drafter does, over HTTP: a report run, its evidence, its review, the reviewer's answer."""
+    key = auth(keys["clinician"])
+    response = client.post("/api/runs?wait=true", json={"task": "report", "input": {"findings": UNCERTAIN_FINDINGS}, "thread_id": "http-draft-1"}, headers=key)
+    assert response.status_code == 200, response.text
+    run = response.json()["result"]
+    assert run["task"] == "report" and run["status"] == "review", run["status"]
+    assert run["output"]["impression"].strip() and run["output"]["mode"] == "rag"
+    cited = [c["case_id"] for c in run["output"]["citations"]]
+    assert run["evidence_ids"] and set(cited) <= set(run["evidence_ids"]), (cited, run["evidence_ids"])
+    assert any("uncertain" in r and "pleural_effusion" in r for r in run["review"]["reasons"]), run["review"]
+    for case_id in run["evidence_ids"]:  # every retrieved case opens, de-identified
+        case = client.get(f"/api/cases/{case_id}", headers=key)
+        assert case.status_code == 200 and case.json()["case_id"] == case_id and (case.json()["findings"] or case.json()["impression"])
+    with client.stream("GET", "/api/runs/http-draft-1/events", headers=key) as stream:
+        names = {d["name"] for e, d in events(stream.read().decode()) if e == "span"}
+    assert "execute_tool retrieve_similar_cases" in names, names
+    queued = {r["thread_id"]: r for r in client.get("/api/reviews", headers=key).json()}
+    assert queued["http-draft-1"]["review"]["reasons"] == run["review"]["reasons"]
+    done = client.post("/api/reviews/http-draft-1", json={"action": "approve", "note": "agree"}, headers=key)
+    assert done.status_code == 200 and done.json()["status"] == "done" and done.json()["run_id"] == run["run_id"], done.text
+    assert "http-draft-1" not in {r["thread_id"] for r in client.get("/api/reviews", headers=key).json()}
+
+
+def test_feedback_corrects_a_case_label_over_http_for_roles_that_may_relabel(client: TestClient, keys: dict[str, str], resources: Any) -> None:
+    from policies.audit import AuditLog
+
+    key = auth(keys["clinician"])
+    hit = client.post("/api/search", json={"text": "heart size is enlarged, cardiomegaly", "k": 1, "required_findings": {"cardiomegaly": "present"}}, headers=key).json()["hits"][0]
+    case_id = hit["case_id"]
+    before = client.get(f"/api/cases/{case_id}", headers=key).json()["labels"]
+    assert before["cardiomegaly"] == "present"
+    body = {"changes": [{"finding": "cardiomegaly", "old": "present", "new": "absent"}], "reason": "heart size normal on review", "run_id": "run-web-1"}
+    # a role that may not relabel is refused (and audited), and nothing changes
+    assert_error(client.post(f"/api/cases/{case_id}/feedback", json=body, headers=auth(keys["researcher"])), 403)
+    assert client.get(f"/api/cases/{case_id}", headers=key).json()["labels"]["cardiomegaly"] == "present"
+    response = client.post(f"/api/cases/{case_id}/feedback", json=body, headers=key)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["status"] == "applied" and result["case_id"] == case_id and result["labels"]["cardiomegaly"] == "absent", result
+    assert client.get(f"/api/cases/{case_id}", headers=key).json()["labels"]["cardiomegaly"] == "absent"
+    entries = AuditLog(resources.settings.audit_path).entries()
+    assert any((e.actor, e.action, e.resource, e.decision, e.run_id) == ("dr-h", "feedback:correct", case_id, "ok", "run-web-1") for e in entries)
+    assert any(e.actor == "res-h" and e.decision == "deny" for e in entries)
+    # strict bodies: an unknown finding or state, old == new, extra fields are 422; an unknown case is rejected, not applied
+    for bad in ({**body, "changes": [{"finding": "gout", "old": None, "new": "present"}]}, {**body, "changes": [{"finding": "edema", "old": "absent", "new": "absent"}]},
+                {**body, "changes": [{"finding": "edema", "old": None, "new": "maybe"}]}, {**body, "reviewer": {"user": "x"}}, {**body, "changes": []}):
+        assert_error(client.post(f"/api/cases/{case_id}/feedback", json=bad, headers=key), 422)
+    unknown = client.post("/api/cases/NOPE-0/feedback", json=body, headers=key)
+    assert unknown.status_code == 200 and unknown.json()["status"] == "rejected" and unknown.json()["reasons"], unknown.text

@@ -3,8 +3,7 @@
 // (EventSource cannot send headers) and parsed as Server-Sent Events.
 "use strict";
 const $ = (id) => document.getElementById(id);
-const state = { key: sessionStorage.getItem("sage-key") || "", thread: newThread() };
-window.sage = { onFeedback: null }; // placeholder hook: the feedback loop plugs in here
+const state = { key: sessionStorage.getItem("sage-key") || "", thread: newThread(), vocab: null, case: null };
 
 function newThread() { return "web-" + Math.random().toString(36).slice(2, 12); }
 function say(text) { $("status").textContent = text; }
@@ -47,18 +46,48 @@ async function* sse(response) {
   }
 }
 
-function citeButton(caseId) { return el("button", { type: "button", class: "cite", onclick: () => showCase(caseId), "aria-label": "Show case " + caseId }, caseId); }
+// A cited case id opens the de-identified case; runId (the run that cited it) goes with any feedback on it.
+function citeButton(caseId, runId) { return el("button", { type: "button", class: "cite", onclick: () => showCase(caseId, runId), "aria-label": "Show case " + caseId }, caseId); }
 
-async function showCase(caseId) {
+async function showCase(caseId, runId) {
   const body = $("case-body"); body.replaceChildren("Loading…");
+  $("feedback-form").hidden = true; $("fb-result").textContent = "";
   $("case-dialog").showModal();
   try {
     const c = await (await api("/api/cases/" + encodeURIComponent(caseId))).json();
     $("case-title").textContent = "Case " + c.case_id + " (de-identified)";
     body.replaceChildren(el("h3", {}, "Findings"), el("p", {}, c.findings), el("h3", {}, "Impression"), el("p", {}, c.impression),
-      el("p", { class: "muted" }, "Positive findings: " + (c.positive_findings.join(", ") || "none")));
+      el("p", { class: "muted", id: "case-labels" }, labelText(c.labels)));
+    state.case = { id: c.case_id, labels: c.labels, runId: runId || null };
+    await fillFeedback(c.labels);
   } catch (e) { body.replaceChildren(e.message); }
 }
+function labelText(labels) { return "Labels: " + (Object.entries(labels).map(([f, s]) => `${f} ${s}`).join(", ") || "none stated"); }
+
+// Feedback: correct one finding of the open case (POST /api/cases/{id}/feedback; the pack decides who may).
+async function fillFeedback(labels) {
+  if (!state.vocab) state.vocab = await (await fetch("/healthz")).json();
+  $("fb-finding").replaceChildren(...state.vocab.findings.map((f) => el("option", { value: f }, `${f} (now ${labels[f] || "not stated"})`)));
+  $("fb-state").replaceChildren(...state.vocab.states.map((s) => el("option", { value: s }, s)));
+  $("feedback-form").hidden = false;
+  offerChange();
+}
+// Propose a state other than the current one (old == new is no correction).
+function offerChange() { const now = state.case && state.case.labels[$("fb-finding").value]; $("fb-state").value = state.vocab.states.find((s) => s !== now); }
+$("fb-finding").addEventListener("change", offerChange);
+$("feedback-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const c = state.case; if (!c) return;
+  const finding = $("fb-finding").value, now = c.labels[finding];
+  const body = { changes: [{ finding, old: state.vocab.states.includes(now) ? now : null, new: $("fb-state").value }], reason: $("fb-reason").value.trim(), run_id: c.runId };
+  $("fb-result").textContent = "Sending…";
+  try {
+    const r = await (await api(`/api/cases/${encodeURIComponent(c.id)}/feedback`, { method: "POST", body: JSON.stringify(body) })).json();
+    const proposals = r.proposals.length ? ` ${r.proposals.length} similar case(s) got a proposal.` : "";
+    $("fb-result").textContent = `Feedback ${r.status}` + (r.label_version ? ` (label version ${r.label_version}).` : ".") + proposals + (r.reasons.length ? " " + r.reasons.join("; ") : "");
+    if (r.status === "applied") { c.labels = r.labels; $("case-labels").textContent = labelText(r.labels); await fillFeedback(r.labels); $("fb-finding").value = finding; }
+  } catch (err) { $("fb-result").textContent = "Error: " + err.message; }
+});
 
 // Tabs: arrow keys move between them (WAI-ARIA tabs pattern).
 const tabs = [...document.querySelectorAll("[role=tab]")];
@@ -93,7 +122,7 @@ $("chat-form").addEventListener("submit", async (e) => {
       else if (event === "result") {
         if (!answer.textContent) answer.append(data.text);
         const meta = el("div", { class: "meta" }, `task ${data.task} · ${data.status} `);
-        if (data.evidence_ids.length) { meta.append("· evidence:"); data.evidence_ids.forEach((id) => meta.append(citeButton(id))); }
+        if (data.evidence_ids.length) { meta.append("· evidence:"); data.evidence_ids.forEach((id) => meta.append(citeButton(id, data.run_id))); }
         if (data.run_id) meta.append(" · ", el("button", { type: "button", onclick: () => openTrace(data.run_id) }, "trace"));
         answer.after(meta);
       } else if (event === "error") answer.append("Error: " + data.message);
@@ -110,24 +139,23 @@ $("draft-form").addEventListener("submit", async (e) => {
   say("Queued…");
   try {
     const job = await (await api("/api/runs", { method: "POST", body: JSON.stringify({ task: "report", input: { findings } }) })).json();
+    let finished = false; // the run's last status event follows its result: keep the result's line
     for await (const [event, data] of sse(await api(`/api/runs/${job.id}/events`))) {
-      if (event === "status") say("Draft " + data.status + "…");
+      if (event === "status") { if (!finished) say("Draft " + data.status + "…"); }
       else if (event === "span") $("draft-steps").append(el("li", {}, `${data.name} (${data.duration_ms.toFixed(0)} ms)`));
-      else if (event === "result") showDraft(data);
-      else if (event === "error") $("draft-out").textContent = "Error: " + data.message;
+      else if (event === "result") { finished = true; showDraft(data); }
+      else if (event === "error") { finished = true; $("draft-out").textContent = "Error: " + data.message; say(data.message); }
     }
   } catch (err) { $("draft-out").textContent = "Error: " + err.message; say(err.message); }
 });
 function showDraft(run) {
   const out = run.output || {};
   $("draft-out").textContent = out.impression || out.report || out.text || JSON.stringify(out, null, 2) || run.status;
-  run.evidence_ids.forEach((id) => $("draft-cases").append(el("li", {}, citeButton(id))));
+  run.evidence_ids.forEach((id) => $("draft-cases").append(el("li", {}, citeButton(id, run.run_id))));
   const reasons = (run.review && run.review.reasons) || [];
   reasons.forEach((r) => $("draft-reasons").append(el("li", {}, r)));
   if (!reasons.length) $("draft-reasons").append(el("li", { class: "muted" }, run.status === "review" ? "waiting for review" : "none"));
-  $("draft-feedback").onclick = () => window.sage.onFeedback && window.sage.onFeedback(run);
-  $("draft-feedback").disabled = !window.sage.onFeedback;
-  say(`Run ${run.run_id}: ${run.status}.`);
+  say(`Run ${run.run_id} (thread ${run.thread_id}): ${run.status}.`);
 }
 
 // Trace: spans as a tree (parent → children) with a timeline bar per span.
@@ -167,7 +195,7 @@ function reviewCard(run) {
   const answer = async (action) => {
     const body = { action, note: note.value };
     if (action === "edit") { try { body.output = JSON.parse(edit.value); } catch (_) { say("The edited output is not valid JSON."); return; } }
-    try { const done = await (await api("/api/reviews/" + encodeURIComponent(id), { method: "POST", body: JSON.stringify(body) })).json(); say(`Run ${done.run_id}: ${done.status}.`); loadReviews(); }
+    try { const done = await (await api("/api/reviews/" + encodeURIComponent(id), { method: "POST", body: JSON.stringify(body) })).json(); await loadReviews(); say(`Run ${done.run_id} (thread ${id}): ${done.status}.`); }
     catch (err) { say(err.message); }
   };
   return el("article", { class: "review", "aria-label": "Review " + id },
@@ -175,5 +203,5 @@ function reviewCard(run) {
     el("label", { for: edit.id }, "Output (edit as JSON)"), edit, el("label", { for: note.id }, "Note"), note,
     el("div", { class: "row" }, el("button", { type: "button", onclick: () => answer("approve") }, "Approve"),
       el("button", { type: "button", onclick: () => answer("edit") }, "Save edit"), el("button", { type: "button", onclick: () => answer("reject") }, "Reject")),
-    el("p", {}, "Evidence: ", ...run.evidence_ids.map(citeButton)));
+    el("p", {}, "Evidence: ", ...run.evidence_ids.map((c) => citeButton(c, run.run_id))));
 }

@@ -1,0 +1,223 @@
+"""The HTTP API under load: 8 concurrent clients in a second process vs the in-process service call, same run.
+
+    SAGE_HOME=.sage .venv/bin/python -m benchmarks.api_load --clients 8 --duration 60
+
+Two workloads, each first in-process and then over HTTP:
+
+* **search**: ``services.data.search`` (embed, Qdrant Edge search, policy check, audit, span)
+  vs ``POST /api/search`` with the same texts (plus, in-process, one caller alone for up to
+  10 s: the call's own latency without contention);
+* **short chat turns**: ``services.chat.turn`` on a new thread per turn with a question the
+  planner routes to the drug-interaction task (no generative model call) vs ``POST /api/chat``
+  with ``stream: false``.
+
+The in-process phase runs ``--clients`` threads over one ``Resources`` for
+``--baseline-duration`` seconds per workload. It then closes (the Qdrant Edge shard is leased
+to one process at a time) and the real ``sagehealth serve`` starts as a child process on
+127.0.0.1; this process then drives it with ``--clients`` threads (one httpx client each,
+keep-alive) for ``--duration`` seconds per workload. The server keeps its default job
+concurrency (2), so chat turns beyond it wait in its queue, as they would in production.
+Both sides are warmed up (model loads, shard lease) before timing.
+
+Reports throughput, p50/p95/p99/mean latency and errors per path, the server's RSS at the start
+(after warm-up), between the workloads and at the end, the load average before and after, and
+writes ``benchmarks/results/api_load.json``. Target: p95 search <= 50 ms over HTTP, 0 errors,
+flat server memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from core.settings import Settings
+from services import chat, data
+from services.base import Caller
+from services.keys import store_for
+from tools.resources import Resources
+
+QUERIES = [
+    "Heart size is enlarged. Small left pleural effusion.",
+    "The lungs are clear. No pneumothorax or pleural effusion.",
+    "Right lower lobe airspace opacity concerning for pneumonia.",
+    "Hyperinflated lungs with flattened diaphragms. No acute infiltrate.",
+    "Mild pulmonary vascular congestion with cardiomegaly.",
+]
+CHAT = ["is aspirin safe with warfarin?", "is ibuprofen safe with warfarin?", "can clarithromycin be given with simvastatin?"]
+CALLER = {"user": "bench-load", "role": "clinician", "purpose": "treatment"}
+TARGET_P95_SEARCH_MS = 50.0
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def drive(clients: int, duration: float, call: Callable[[int, int], None]) -> dict[str, Any]:
+    """``clients`` threads calling ``call(client, i)`` until ``duration`` passes; latencies and errors."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors: list[Counter[str]] = [Counter() for _ in range(clients)]
+    stop = time.monotonic() + duration
+
+    def worker(client: int) -> None:
+        i = 0
+        while time.monotonic() < stop:
+            started = time.perf_counter()
+            try:
+                call(client, i)
+                latencies[client].append((time.perf_counter() - started) * 1000)
+            except Exception as exc:  # counted, never fatal: the run reports its errors
+                errors[client][f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
+            i += 1
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in range(clients)]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - began
+    flat = [x for per in latencies for x in per]
+    error_counts = sum(errors, Counter())
+    return {"n": len(flat), "seconds": round(elapsed, 2), "throughput_per_s": round(len(flat) / elapsed, 2),
+            "p50_ms": round(pct(flat, 0.5), 2), "p95_ms": round(pct(flat, 0.95), 2), "p99_ms": round(pct(flat, 0.99), 2),
+            "mean_ms": round(statistics.fmean(flat), 2) if flat else None, "errors": sum(error_counts.values()), "error_kinds": dict(error_counts)}
+
+
+def in_process(settings: Settings, clients: int, duration: float) -> dict[str, Any]:
+    """The same calls straight into the services, from ``clients`` threads over one Resources."""
+    resources = Resources.for_settings(settings)
+    caller = Caller(**CALLER)
+    try:
+        def search(_: int, i: int) -> None:
+            data.search(resources, caller, data.SearchRequest(text=QUERIES[i % len(QUERIES)], k=5))
+
+        def turn(client: int, i: int) -> None:
+            reply = chat.turn(resources, caller, chat.ChatRequest(thread_id=f"load-ip-{os.getpid()}-{client}-{i}-{time.monotonic_ns()}", message=CHAT[i % len(CHAT)]))
+            if reply.status != "done":
+                raise RuntimeError(f"chat turn {reply.status}")
+
+        search(0, 0)  # warm-up: embedder, shard lease, planner
+        turn(0, 0)
+        alone = drive(1, min(duration, 10.0), search)  # one caller, no concurrency: the call's own latency
+        return {"search_1_client": alone, "search": drive(clients, duration, search), "chat": drive(clients, duration, turn)}
+    finally:
+        resources.close()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process (VmRSS), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def over_http(settings: Settings, clients: int, duration: float) -> dict[str, Any]:
+    """``sagehealth serve`` as a child process, driven from this one by ``clients`` keep-alive httpx clients."""
+    resources = Resources.for_settings(settings)
+    key = store_for(resources).create(CALLER["user"], CALLER["role"], CALLER["purpose"]).secret
+    resources.close()
+    port = free_port()
+    log = (settings.home / "api_load.serve.log").open("wb")
+    env = {**os.environ, "SAGE_HOME": str(settings.home)}
+    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    sessions = [httpx.Client(base_url=base, headers={"x-api-key": key}, timeout=120) for _ in range(clients)]
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"sagehealth serve exited {server.returncode}; see {log.name}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("sagehealth serve did not answer in 180 s")
+            time.sleep(0.3)
+
+        def search(client: int, i: int) -> None:
+            response = sessions[client].post("/api/search", json={"text": QUERIES[i % len(QUERIES)], "k": 5})
+            if response.status_code != 200:
+                raise RuntimeError(f"HTTP {response.status_code}")
+
+        def turn(client: int, i: int) -> None:
+            response = sessions[client].post("/api/chat", json={"message": CHAT[i % len(CHAT)], "stream": False})
+            if response.status_code != 200 or response.json().get("status") != "done":
+                raise RuntimeError(f"HTTP {response.status_code} {response.json().get('status') if response.status_code == 200 else ''}")
+
+        search(0, 0)  # warm-up, as in-process
+        turn(0, 0)
+        memory = {"start": rss_mb(server.pid)}
+        results = {"search": drive(clients, duration, search)}
+        memory["after_search"] = rss_mb(server.pid)
+        results["chat"] = drive(clients, duration, turn)
+        memory["end"] = rss_mb(server.pid)
+        return {**results, "server_rss_mb": memory}
+    finally:
+        for session in sessions:
+            session.close()
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--duration", type=float, default=60.0, help="Seconds per workload over HTTP.")
+    parser.add_argument("--baseline-duration", type=float, default=30.0, help="Seconds per workload in-process.")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/api_load.json"))
+    args = parser.parse_args()
+    settings = Settings()
+    load_before = os.getloadavg()
+    baseline = in_process(settings, args.clients, args.baseline_duration)
+    load_mid = os.getloadavg()
+    http = over_http(settings, args.clients, args.duration)
+    report = {
+        "clients": args.clients, "duration_s": args.duration, "baseline_duration_s": args.baseline_duration, "home": str(settings.home),
+        "cpus": os.cpu_count(), "python": platform.python_version(), "server_job_concurrency": settings.api_concurrency,
+        "load_avg_before": [round(x, 2) for x in load_before], "load_avg_between": [round(x, 2) for x in load_mid],
+        "load_avg_after": [round(x, 2) for x in os.getloadavg()], "target_p95_search_ms": TARGET_P95_SEARCH_MS,
+        "in_process": baseline, "http": http,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    for workload in ("search", "chat"):
+        for path, found in (("in-process", baseline[workload]), ("http", http[workload])):
+            print(f"{workload:<6} {path:<10} n={found['n']:<6} {found['throughput_per_s']:8.2f}/s  p50 {found['p50_ms']:8.2f}  p95 {found['p95_ms']:8.2f}  "
+                  f"p99 {found['p99_ms']:8.2f} ms  errors {found['errors']}")
+    alone = baseline["search_1_client"]
+    print(f"search in-process, 1 client: n={alone['n']} p50 {alone['p50_ms']} ms p95 {alone['p95_ms']} ms")
+    verdict = "met" if http["search"]["p95_ms"] <= TARGET_P95_SEARCH_MS else "NOT met"
+    print(f"p95 search over HTTP {http['search']['p95_ms']} ms: target <= {TARGET_P95_SEARCH_MS} ms {verdict}; server RSS MiB {http['server_rss_mb']}")
+    print(f"load avg {report['load_avg_before']} -> {report['load_avg_between']} -> {report['load_avg_after']}")
+
+
+if __name__ == "__main__":
+    main()
