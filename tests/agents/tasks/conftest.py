@@ -36,6 +36,9 @@ class DirectContext:
         self.calls.append((name, args))
         return getattr(self, f"_{name}")(**args)
 
+    def outside_tools(self) -> dict[str, dict[str, Any]]:
+        return {}  # no outside MCP tools outside the governed graph
+
     def _engine(self) -> Any:
         return self.resources.query
 
