@@ -71,13 +71,15 @@ def build_server(caller_of: CallerFn, resources_of: Callable[[], Any], run_limit
     async def in_thread(fn: Callable[..., Any], *args: Any, run: bool = False) -> Any:
         return await anyio.to_thread.run_sync(fn, *args, limiter=runs if run else None)
 
+    listed = [  # static: built once (the SDK also re-lists on every call of a tool it has not seen, e.g. an unknown name)
+        types.Tool(name=t.name, title=t.title, description=t.description, inputSchema=t.input_schema(),
+                   annotations=types.ToolAnnotations(title=t.title, readOnlyHint=t.read_only, openWorldHint=False))
+        for t in served_tools().values()
+    ]
+
     @server.list_tools()
     async def _list_tools() -> list[types.Tool]:
-        return [
-            types.Tool(name=t.name, title=t.title, description=t.description, inputSchema=t.input_schema(),
-                       annotations=types.ToolAnnotations(title=t.title, readOnlyHint=t.read_only, openWorldHint=False))
-            for t in served_tools().values()
-        ]
+        return list(listed)
 
     @server.call_tool(validate_input=False)  # the services validate, naming every bad field
     async def _call_tool(name: str, arguments: dict[str, Any]) -> types.CallToolResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(home: Path, serve_command: list[str], env: dict[str, str], suffix: str = "") -> Iterator[tuple[str, dict[str, str]]]:
+def start_server(home: Path, serve_command: list[str], env: dict[str, str], suffix: str = "") -> Generator[tuple[str, dict[str, str]], None, None]:
     store = KeyStore(Settings(home=home).home / "keys.json")
     keys = {role: store.create(f"{role}-http{suffix}", role, purpose).secret for role, purpose in (("clinician", "treatment"), ("auditor", "audit"))}
     port = free_port()
@@ -83,7 +83,7 @@ def test_a_slow_call_does_not_block_a_fast_one(mcp_home: Path, serve_command: li
     url, keys = next(server)
     try:
         headers = {"x-api-key": keys["clinician"]}
-        search = {"text": "Small right pleural effusion.", "k": 2}
+        search: dict[str, Any] = {"text": "Small right pleural effusion.", "k": 2}
         session_calls(url, headers, [("similar_cases", search)])  # warm-up: the embedder and the shard, outside the timing
         marks: dict[str, Any] = {}
 
