@@ -105,3 +105,23 @@ def test_a_chat_turn_reaches_a_granted_outside_tool(resources: Resources) -> Non
     assert reply.task == "answer" and reply.status == "done"
     assert "glossary: " in reply.text and "untrusted" in reply.text
     assert [(e.action, e.decision, e.run_id) for e in outside_events(resources, "u-chat")] == [("mcp:outside:lookup", "allow", reply.run_id)]
+
+
+def test_the_invoker_refuses_outside_tools_to_other_agents_and_to_roles_without_the_grant(resources: Resources) -> None:
+    from services.mcp_tools import OutsideToolbox
+    from tools.base import ToolDeniedError, ToolDeps
+    from tools.governed import GovernedInvoker
+
+    def invoker(role: str, agent: str) -> GovernedInvoker:
+        caller = Caller(user=f"inv-{role}-{agent}", role=role, purpose="treatment")
+        deps = ToolDeps(settings=resources.settings, resources=resources, user=caller.user, role=role, purpose="treatment", run_id=f"run-{role}-{agent}",
+                        outside=OutsideToolbox(resources, caller))
+        return GovernedInvoker(deps, agent)
+
+    for role, agent, why in (("glossary_user", "task", "may not call outside tools"), ("clinician", "data", "must be granted by name")):
+        gate = invoker(role, agent)
+        with pytest.raises(ToolDeniedError, match=why):
+            gate.call("mcp:outside:lookup", {"term": "x"})
+        assert [c["status"] for c in gate.calls] == ["denied"] and gate.decisions[0]["effect"] == "deny"
+        denied = [e for e in resources.audit.entries() if e.actor == f"inv-{role}-{agent}"]
+        assert [(e.action, e.decision, e.run_id) for e in denied] == [("tool:mcp:outside:lookup", "denied", f"run-{role}-{agent}")]
