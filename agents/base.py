@@ -23,7 +23,7 @@ from core.errors import SageError
 from core.telemetry import Attr, get_tracer
 from tools.base import ToolDeniedError, ToolDeps, ToolResult
 from tools.contract import Context, ErrorRecord, RunState
-from tools.governed import GovernedInvoker
+from tools.governed import OUTSIDE_TOOL_AGENTS, GovernedInvoker
 
 # Test hook for crash-recovery tests: "model:30" makes the model node sleep 30 s.
 SLEEP_ENV = "SAGE_TEST_SLEEP_NODE"
@@ -51,6 +51,18 @@ class GovernedTaskContext:
         """Run tool ``name`` under policy, tracing and audit (see ``tools.governed``)."""
         return self.invoker.call(name, args)
 
+    def outside_tools(self) -> dict[str, dict[str, Any]]:
+        """Outside MCP tools this agent may call in this run: qualified name -> description and argument schema.
+
+        Empty unless the agent may call outside tools (``tools.governed.OUTSIDE_TOOL_AGENTS``) and
+        the caller's role grants some by name; listing starts the configured servers once per run.
+        """
+        source = self.invoker.deps.outside
+        if source is None or self.invoker.agent not in OUTSIDE_TOOL_AGENTS:
+            return {}
+        return {name: {"description": tool.description, "schema": tool.get_input_schema().model_json_schema() if not isinstance(tool.args_schema, dict) else tool.args_schema}
+                for name, tool in source.tools().items()}
+
 
 def tool_deps(ctx: Context, state: Mapping[str, Any]) -> ToolDeps:
     """Injected tool dependencies: caller from the context, ids from the state."""
@@ -65,6 +77,7 @@ def tool_deps(ctx: Context, state: Mapping[str, Any]) -> ToolDeps:
         model=ctx.model_name,
         adapter=ctx.adapter_name,
         max_new_tokens=ctx.max_new_tokens,
+        outside=ctx.outside,
     )
 
 

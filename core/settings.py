@@ -48,7 +48,7 @@ class Settings(BaseSettings):
         description="HMAC key of the audit chain; kept OUTSIDE SAGE_HOME so whoever can edit the log cannot re-sign it. Created 0600 on first use.",
     )
     # HTTP API (sagehealth serve).
-    api_concurrency: int = Field(2, ge=1, le=64, description="Runs and chat turns (model calls) the API executes at once; more wait queued.")
+    api_concurrency: int = Field(2, ge=1, le=64, description="Runs and chat turns (model calls) the HTTP API, and graph runs the MCP server, execute at once; more wait queued.")
     api_max_queued: int = Field(64, ge=1, le=10000, description="Queued runs beyond which the API answers 429.")
     # Data.
     seed: int = Field(7, description="Seed for synthetic data generation.")

@@ -69,9 +69,16 @@ def require_caller(caller: Caller, resources: Resources | None = None, action: s
 
 
 def context_for(resources: Resources, caller: Caller, **options: object) -> Context:
-    """The run context of a caller: who runs the graph, on which installation, with which model options."""
+    """The run context of a caller: who runs the graph, on which installation, with which model options.
+
+    It carries the caller's outside MCP tools (``services.mcp_tools.OutsideToolbox``), listed
+    only if a step asks: the policy pack grants them by name, the governed invoker gates each call.
+    """
+    from services.mcp_tools import OutsideToolbox  # services.mcp_tools imports this module
+
     kept = {k: v for k, v in options.items() if v is not None}
-    return Context(user=caller.user, role=caller.role, purpose=str(caller.purpose), settings=resources.settings, resources=resources, **kept)  # type: ignore[arg-type]
+    return Context(user=caller.user, role=caller.role, purpose=str(caller.purpose), settings=resources.settings, resources=resources,
+                   outside=OutsideToolbox(resources, caller), **kept)  # type: ignore[arg-type]
 
 
 @contextmanager

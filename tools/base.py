@@ -75,6 +75,7 @@ class ToolDeps:
     access: dict[str, Any] = field(default_factory=dict)  # forced SearchFilter fields from policy
     sql_scope: dict[str, Any] = field(default_factory=dict)  # check_read_only kwargs from policy
     resources: Resources = field(default=None)  # type: ignore[assignment]  # the installation's backends
+    outside: Any = None  # tools.mcp_client.OutsideToolSource: the run's granted outside MCP tools
 
     def __post_init__(self) -> None:
         if self.resources is None:

@@ -30,6 +30,7 @@ from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 
 from core.settings import Settings
+from tools.mcp_client import OutsideToolSource
 from tools.resources import Resources
 
 Status = Literal["running", "done", "failed", "review", "denied"]
@@ -85,6 +86,7 @@ class ToolCallRecord(TypedDict, total=False):
     source: str
     best_similarity: float  # retrieval tools: the strongest similarity they returned
     error: str  # the error's type and message, PHI-free (see tools.governed)
+    withheld: bool  # outside tools: the answer looked like injected instructions and was not passed on
 
 
 class ErrorRecord(TypedDict):
@@ -173,6 +175,7 @@ class Context:
     routing: Literal["embedding", "llm"] = field(default="embedding", metadata={"description": "How the planner routes free text: embedding similarity or the chat model."})
     max_new_tokens: int | None = field(default=None, metadata={"description": "Overrides the task's generation budget when set (sagehealth run --max-new-tokens)."})
     resources: Resources | None = field(default=None, compare=False, metadata={"description": "Backends; None uses the process's object for `settings`."})
+    outside: OutsideToolSource | None = field(default=None, compare=False, metadata={"description": "Outside MCP tools the caller is granted by name (set by the services; None: none)."})
 
     @property
     def res(self) -> Resources:

@@ -13,6 +13,12 @@ Every call goes through the same gate, in this order:
 Denials raise :class:`ToolDeniedError`, backend failures :class:`ToolExecutionError`; both are
 also kept in :attr:`GovernedInvoker.calls` / :attr:`decisions` so the graph records them.
 
+Outside MCP tools (``mcp:<server>:<tool>``) take the same gate with two differences: only
+:data:`OUTSIDE_TOOL_AGENTS` may call them, and the role must grant them **by name**
+(:func:`decide_outside`; a ``"*"`` never does). The tool itself comes from the run's
+``ToolDeps.outside`` (the services put it there, already wrapped: it decides again, audits its
+outcome, times out, limits the size and withholds an answer that looks like injection).
+
 Use cases that are not one tool call (``review``, ``ingest``, a batch job over several tools)
 pass the same gate through :func:`authorize`: the same :func:`decide`, one audit event.
 """
@@ -32,8 +38,9 @@ from pydantic import ValidationError
 
 from core.errors import SageError
 from core.telemetry import Attr, get_tracer
-from tools.base import ToolDeniedError, ToolDeps, ToolError, ToolExecutionError, ToolResult
+from tools.base import Provenance, ToolDeniedError, ToolDeps, ToolError, ToolExecutionError, ToolResult
 from tools.governance import decision_fields
+from tools.mcp_client import OutsideToolError, is_outside, qualified_name, split_name
 from tools.registry import as_structured_tool, get_tool, tools_for_agent
 
 if TYPE_CHECKING:
@@ -73,6 +80,21 @@ def safe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__} #{hashlib.sha256(str(exc).encode()).hexdigest()[:12]}"
 
 
+# Agents that may call outside MCP tools: the data agent gathers evidence, and its evidence is
+# screened for injected instructions before any model sees it (agents.governance.screen_retrieved).
+OUTSIDE_TOOL_AGENTS = frozenset({"data"})
+
+
+class OutsideResult(ToolResult):
+    """What an outside MCP tool answered, as an agent gets it: untrusted, possibly withheld."""
+
+    tool: str
+    text: str = ""
+    untrusted: bool = True
+    withheld: bool = False
+    flagged: list[str] = []
+
+
 # Administration is never implied by a role's "*": it must be named in the role's allowed_tools.
 EXPLICIT_ONLY = frozenset({"keys_manage"})
 
@@ -95,6 +117,22 @@ def decide(resources: Resources, caller: Caller, actions: Sequence[str]) -> Poli
         if decision.effect == "deny":
             return decision
     assert decision is not None
+    return decision
+
+
+def decide_outside(resources: Resources, caller: Caller, server: str, tool: str) -> PolicyDecision:
+    """The pack's decision on ``caller`` using outside tool ``tool`` of ``server``: granted by name only.
+
+    The role's ``allowed_tools`` must list ``mcp:<server>:<tool>`` or ``mcp:<server>:*``: code
+    nobody here reviewed is never implied by a role's ``"*"``.
+    """
+    name = qualified_name(server, tool)
+    decision = decide(resources, caller, [name])
+    role = resources.policy.pack.roles.get(caller.role)
+    named = role is not None and (name in role.allowed_tools or qualified_name(server, "*") in role.allowed_tools)
+    if decision.effect != "deny" and not named:
+        reason = f"outside tool {name!r} must be granted by name (allowed_tools entry {name!r} or {qualified_name(server, '*')!r}); role {caller.role!r} has no such entry"
+        decision = decision.model_copy(update={"effect": "deny", "reason": reason})
     return decision
 
 
@@ -167,6 +205,8 @@ class GovernedInvoker:
     def call(self, name: str, args: dict[str, Any], tool_call_id: str | None = None) -> ToolResult:
         """Run tool ``name`` with ``args``; raises ToolDeniedError / ToolArgumentError / ToolExecutionError."""
         call_id = tool_call_id or f"call_{uuid.uuid4().hex[:12]}"
+        if is_outside(name):
+            return self._call_outside(name, args, call_id)
         definition = get_tool(name)
         with get_tracer().start_as_current_span(f"execute_tool {name}") as span:
             span.set_attribute(Attr.OPERATION, "execute_tool")
@@ -197,6 +237,55 @@ class GovernedInvoker:
                 raise error from exc
             self._finish(span, name, call_id, started, "ok", None, result)
             return result  # type: ignore[no-any-return]
+
+    def _call_outside(self, name: str, args: dict[str, Any], call_id: str) -> OutsideResult:
+        """An outside MCP tool of the run (``deps.outside``), granted by name; its wrapper audits the outcome."""
+        with get_tracer().start_as_current_span(f"execute_tool {name}") as span:
+            span.set_attribute(Attr.OPERATION, "execute_tool")
+            span.set_attribute(Attr.TOOL_NAME, name)
+            span.set_attribute(Attr.TOOL_CALL_ID, call_id)
+            span.set_attribute(Attr.AGENT_NAME, self.agent)
+            span.set_attribute("sage.tool.outside", True)
+            for key, value in ((Attr.RUN_ID, self.deps.run_id), (Attr.THREAD_ID, self.deps.thread_id)):
+                if value:
+                    span.set_attribute(key, value)
+            started = time.perf_counter()
+            wrapped = False  # once the wrapper runs, it audits the outcome (allow, deny, failed, flagged)
+            try:
+                server, tool_name = split_name(name)
+                if self.agent not in OUTSIDE_TOOL_AGENTS:
+                    self._deny(name, span, f"agent {self.agent!r} may not call outside tools", rule="agent-tools")
+                verdict = decision_fields(decide_outside(self.deps.resources, self.deps.policy_caller(), server, tool_name))
+                if verdict["effect"] == "deny":
+                    self._deny(name, span, verdict["reason"] or f"role {self.deps.role!r} may not call {name!r}", rule=verdict["rule"])
+                span.set_attribute(Attr.POLICY_EFFECT, verdict["effect"])
+                tool = (self.deps.outside.tools() if self.deps.outside is not None else {}).get(name)
+                if tool is None:
+                    why = (self.deps.outside.errors() if self.deps.outside is not None else {}).get(server, "no such tool is configured for this run")
+                    raise OutsideToolError(f"outside tool {name} is not available: {why}", hint="check the server in the MCP configuration (sagehealth mcp outside)")
+                wrapped = True
+                answer = tool.invoke(args, config={"metadata": {"sage_run_id": self.deps.run_id, "sage_call_id": call_id}})
+            except ToolDeniedError as exc:
+                self._finish(span, name, call_id, started, "denied", exc, audit=not wrapped)
+                raise
+            except SageError as exc:  # OutsideToolError: timeout, oversized answer, dead server, not listed
+                error = exc if isinstance(exc, ToolError) else ToolExecutionError(f"tool {name!r} failed: {exc.message}", hint=exc.hint)
+                self._finish(span, name, call_id, started, "failed", error, audit=not wrapped)
+                raise error from exc
+            except (ValueError, TypeError, KeyError) as exc:  # arguments the outside tool's schema refuses (before its wrapper runs)
+                error = ToolArgumentError(f"invalid arguments for outside tool {name}: {type(exc).__name__}", hint=f"see the schema of {name}")
+                self._finish(span, name, call_id, started, "failed", error, audit=not wrapped)
+                raise error from exc
+            result = OutsideResult(**{k: v for k, v in dict(answer).items() if k in OutsideResult.model_fields},
+                                   provenance=Provenance(source=f"mcp:{server}", ids=[name]))
+            if result.withheld:
+                span.set_attribute("sage.tool.withheld", True)
+                self.decisions.append({"stage": "tool", "agent": self.agent, "tool": name, "effect": "redact", "rule": "injection-guard", "run_id": self.deps.run_id,
+                                       "reason": f"outside tool {name} answered text that looked like prompt injection; withheld from the agents [paths: {', '.join(result.flagged[:5])}]"})
+            self._finish(span, name, call_id, started, "ok", None, result, audit=False)  # the wrapper audited the outcome
+            if result.withheld:
+                self.calls[-1]["withheld"] = True
+            return result
 
     def _authorize(self, name: str, span: Any) -> ToolDeps:
         """Check the agent's tool set and the role's policy; return deps with forced filters."""
@@ -230,7 +319,7 @@ class GovernedInvoker:
         self.decisions.append({"stage": "tool", "agent": self.agent, "tool": name, "effect": "deny", "reason": reason, "rule": rule, "run_id": self.deps.run_id})
         raise ToolDeniedError(f"tool {name!r} denied for role {self.deps.role!r} in agent {self.agent!r}: {reason}", hint="use a role or agent that the policy pack allows for this tool")
 
-    def _finish(self, span: Any, name: str, call_id: str, started: float, status: str, error: SageError | None, result: ToolResult | None = None) -> None:
+    def _finish(self, span: Any, name: str, call_id: str, started: float, status: str, error: SageError | None, result: ToolResult | None = None, audit: bool = True) -> None:
         ms = (time.perf_counter() - started) * 1000
         record: dict[str, Any] = {"tool": name, "call_id": call_id, "agent": self.agent, "status": status, "ms": round(ms, 2), "run_id": self.deps.run_id}
         if result is not None:
@@ -243,7 +332,8 @@ class GovernedInvoker:
             span.set_attribute(Attr.ERROR_TYPE, type(error).__name__)
             span.set_status(Status(StatusCode.ERROR, record["error"]))
         self.calls.append(record)
-        self._audit(name, status, record)
+        if audit:
+            self._audit(name, status, record)
 
     def _audit(self, name: str, status: str, record: dict[str, Any]) -> None:
         from policies.audit import AuditEvent

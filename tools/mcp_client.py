@@ -21,7 +21,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -136,6 +136,38 @@ def load_config(home: Path, environ: Mapping[str, str] | None = None) -> McpConf
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
         raise McpConfigError(f"invalid MCP configuration: {problems}", hint="see docs/mcp.md") from None
+
+
+class OutsideToolSource(Protocol):
+    """The outside tools one run may use, as the services hand them to the graph (``Context.outside``).
+
+    ``tools()`` maps ``mcp:<server>:<tool>`` to a LangChain tool that is already governed (decided
+    and audited per call, timed out, size-limited, injection-checked: ``services.mcp_tools``);
+    only tools the caller's role is granted by name are in it. Listing is lazy: a run that never
+    asks starts no outside server. ``errors()`` names the servers that could not be listed.
+    """
+
+    def tools(self) -> Mapping[str, BaseTool]:
+        """Granted outside tools by qualified name (listed on first use)."""
+
+    def errors(self) -> Mapping[str, str]:
+        """Server name -> why its tools are missing (after :meth:`tools`)."""
+
+
+OUTSIDE_PREFIX = "mcp:"
+
+
+def is_outside(name: str) -> bool:
+    """Whether ``name`` names an outside MCP tool (``mcp:<server>:<tool>``)."""
+    return name.startswith(OUTSIDE_PREFIX)
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``mcp:<server>:<tool>`` -> (server, tool); a malformed name is an :class:`OutsideToolError`."""
+    parts = name.split(":")
+    if len(parts) != 3 or parts[0] != "mcp" or not parts[1] or not parts[2]:
+        raise OutsideToolError(f"malformed outside tool name {name[:100]!r}", hint="outside tools are named mcp:<server>:<tool>")
+    return parts[1], parts[2]
 
 
 def qualified_name(server: str, tool: str) -> str:

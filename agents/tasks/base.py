@@ -53,6 +53,9 @@ class TaskContext(Protocol):
     def call_tool(self, name: str, args: dict[str, Any]) -> Any:
         """Run tool ``name`` with ``args`` (validated by the tool's schema) under policy and tracing."""
 
+    def outside_tools(self) -> dict[str, dict[str, Any]]:
+        """Outside MCP tools granted to this step by name (``mcp:<server>:<tool>`` -> description, schema)."""
+
 
 RetrieveFn = Callable[[TaskContext, BaseModel], dict[str, Any]]
 GenerateFn = Callable[[TaskContext, BaseModel, dict[str, Any]], dict[str, Any] | None]

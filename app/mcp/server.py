@@ -6,8 +6,14 @@ which check the policy, de-identify, audit and trace exactly as for ``sagehealth
 services refuse comes back as an MCP error (``isError`` tool result, or a JSON-RPC error for
 resources and prompts) whose text names the cause and carries no data.
 
-Services are synchronous and may load models, so they run in a worker thread, one at a time
-(a ``CapacityLimiter(1)``): the event loop keeps answering pings and listings meanwhile.
+Services are synchronous and may load models, so each call runs in a worker thread and calls
+proceed concurrently, as in the HTTP API: graph runs (the tools that are not read-only: report
+drafting, diagnosis support, cohort, interactions) share ``run_limit`` threads
+(``Settings.api_concurrency``, the model-call concurrency limit; more wait their turn), reads
+(search, run and trace lookups, resources) use anyio's default thread pool. A slow run does not
+hold up a search. The services are safe to call from several threads at once (the HTTP API does):
+the installation's backends lock what cannot be shared (``tools.resources``, the query
+engine's connection, the Qdrant Edge shard, the audit log).
 """
 
 from __future__ import annotations
@@ -54,27 +60,33 @@ def error_text(exc: SageError) -> str:
     return f"{type(exc).__name__}: {exc.message}" + (f" (hint: {exc.hint})" if exc.hint else "")
 
 
-def build_server(caller_of: CallerFn, resources_of: Callable[[], Any]) -> Server[Any, Any]:
-    """An MCP server whose every request runs as ``caller_of()`` on ``resources_of()``."""
-    server: Server[Any, Any] = Server("sage-health", instructions=INSTRUCTIONS)
-    limiter = anyio.CapacityLimiter(1)
+def build_server(caller_of: CallerFn, resources_of: Callable[[], Any], run_limit: int | None = None) -> Server[Any, Any]:
+    """An MCP server whose every request runs as ``caller_of()`` on ``resources_of()``.
 
-    async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
-        return await anyio.to_thread.run_sync(fn, *args, limiter=limiter)
+    ``run_limit``: graph runs at once (default: the installation's ``api_concurrency``).
+    """
+    server: Server[Any, Any] = Server("sage-health", instructions=INSTRUCTIONS)
+    runs = anyio.CapacityLimiter(run_limit or resources_of().settings.api_concurrency)
+
+    async def in_thread(fn: Callable[..., Any], *args: Any, run: bool = False) -> Any:
+        return await anyio.to_thread.run_sync(fn, *args, limiter=runs if run else None)
+
+    listed = [  # static: built once (the SDK also re-lists on every call of a tool it has not seen, e.g. an unknown name)
+        types.Tool(name=t.name, title=t.title, description=t.description, inputSchema=t.input_schema(),
+                   annotations=types.ToolAnnotations(title=t.title, readOnlyHint=t.read_only, openWorldHint=False))
+        for t in served_tools().values()
+    ]
 
     @server.list_tools()
     async def _list_tools() -> list[types.Tool]:
-        return [
-            types.Tool(name=t.name, title=t.title, description=t.description, inputSchema=t.input_schema(),
-                       annotations=types.ToolAnnotations(title=t.title, readOnlyHint=t.read_only, openWorldHint=False))
-            for t in served_tools().values()
-        ]
+        return list(listed)
 
     @server.call_tool(validate_input=False)  # the services validate, naming every bad field
     async def _call_tool(name: str, arguments: dict[str, Any]) -> types.CallToolResult:
         caller = caller_of()
+        served = served_tools().get(name)
         try:
-            result = await in_thread(call_tool, resources_of(), caller, name, arguments)
+            result = await in_thread(call_tool, resources_of(), caller, name, arguments, run=served is not None and not served.read_only)
         except SageError as exc:
             return types.CallToolResult(content=[types.TextContent(type="text", text=error_text(exc))], isError=True)
         return types.CallToolResult(content=[types.TextContent(type="text", text=json.dumps(result, default=str))], structuredContent=result, isError=False)

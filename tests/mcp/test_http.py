@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def http_server(mcp_home: Path, serve_command: list[str], server_env: Callable[..., dict[str, str]]) -> Iterator[tuple[str, dict[str, str]]]:
-    store = KeyStore(Settings(home=mcp_home).home / "keys.json")
-    keys = {role: store.create(f"{role}-http", role, purpose).secret for role, purpose in (("clinician", "treatment"), ("auditor", "audit"))}
+def start_server(home: Path, serve_command: list[str], env: dict[str, str], suffix: str = "") -> Generator[tuple[str, dict[str, str]], None, None]:
+    store = KeyStore(Settings(home=home).home / "keys.json")
+    keys = {role: store.create(f"{role}-http{suffix}", role, purpose).secret for role, purpose in (("clinician", "treatment"), ("auditor", "audit"))}
     port = free_port()
-    child = subprocess.Popen([*serve_command, "--transport", "http", "--port", str(port)], env=server_env(mcp_home), cwd=ROOT)
+    child = subprocess.Popen([*serve_command, "--transport", "http", "--port", str(port)], env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}/mcp"
     try:
         for _ in range(240):
@@ -48,6 +47,11 @@ def http_server(mcp_home: Path, serve_command: list[str], server_env: Callable[.
         child.wait(timeout=30)
 
 
+@pytest.fixture(scope="module")
+def http_server(mcp_home: Path, serve_command: list[str], server_env: Callable[..., dict[str, str]]) -> Iterator[tuple[str, dict[str, str]]]:
+    yield from start_server(mcp_home, serve_command, server_env(mcp_home))
+
+
 def session_calls(url: str, headers: dict[str, str], calls: list[tuple[str, dict[str, Any]]]) -> tuple[list[str], list[Any]]:
     async def main() -> tuple[list[str], list[Any]]:
         async with streamablehttp_client(url, headers=headers, timeout=120) as (read, write, _), ClientSession(read, write) as s:
@@ -56,6 +60,45 @@ def session_calls(url: str, headers: dict[str, str], calls: list[tuple[str, dict
             return names, [await s.call_tool(name, args) for name, args in calls]
 
     return anyio.run(main)
+
+
+def timed_call(url: str, headers: dict[str, str], name: str, args: dict[str, Any], delay: float, marks: dict[str, Any]) -> Any:
+    """Open a session, wait ``delay`` s, call ``name``; record when the call was sent and answered (perf_counter)."""
+
+    async def main() -> None:
+        async with streamablehttp_client(url, headers=headers, timeout=120) as (read, write, _), ClientSession(read, write) as s:
+            await s.initialize()
+            await anyio.sleep(delay)
+            marks[f"{name}_sent"] = time.perf_counter()
+            marks[name] = await s.call_tool(name, args)
+            marks[f"{name}_done"] = time.perf_counter()
+
+    return main
+
+
+@pytest.mark.slow  # ~25 s here: its own server start, and an 8 s run
+def test_a_slow_call_does_not_block_a_fast_one(mcp_home: Path, serve_command: list[str], server_env: Callable[..., dict[str, str]]) -> None:
+    # every graph run's data agent sleeps 8 s in this server (the SAGE_TEST_SLEEP_NODE hook); a search runs no graph
+    server = start_server(mcp_home, serve_command, server_env(mcp_home, SAGE_TEST_SLEEP_NODE="data:8"), suffix="-slow")
+    url, keys = next(server)
+    try:
+        headers = {"x-api-key": keys["clinician"]}
+        search: dict[str, Any] = {"text": "Small right pleural effusion.", "k": 2}
+        session_calls(url, headers, [("similar_cases", search)])  # warm-up: the embedder and the shard, outside the timing
+        marks: dict[str, Any] = {}
+
+        async def both() -> None:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(timed_call(url, headers, "draft_report", {"findings": "Small right pleural effusion.", "mode": "retrieval-only", "k": 2}, 0.0, marks))
+                tg.start_soon(timed_call(url, headers, "similar_cases", search, 2.0, marks))  # sent while the run sleeps
+
+        anyio.run(both)
+    finally:
+        server.close()
+    assert not marks["draft_report"].isError and not marks["similar_cases"].isError
+    assert marks["similar_cases_sent"] < marks["draft_report_done"]  # the calls overlapped
+    assert marks["similar_cases_done"] < marks["draft_report_done"]  # the search did not wait for the run
+    assert marks["similar_cases_done"] - marks["similar_cases_sent"] < 5.0, marks  # well under the run's 8 s sleep
 
 
 def test_an_api_key_caller_lists_and_calls_tools(http_server: tuple[str, dict[str, str]], audit_entries: Any, mcp_home: Path) -> None:

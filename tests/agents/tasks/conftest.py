@@ -41,6 +41,9 @@ class DirectContext:
         deps = ToolDeps(settings=self.settings, resources=self.resources, user=self.user, role=self.role, purpose=self.purpose, agent="test")
         return definition.run(deps, definition.args_model.model_validate(args))
 
+    def outside_tools(self) -> dict[str, dict[str, Any]]:
+        return {}  # no outside MCP tools outside the governed graph
+
 
 def link_chat_model(settings: Settings) -> None:
     """Reuse an already dequantized SmolLM2 folder (machine cache) instead of rebuilding it per run."""
