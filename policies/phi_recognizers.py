@@ -37,7 +37,9 @@ _NAME = rf"(?:{_CAP}|[A-Z]\.)"
 # A street suffix list would never be complete (Faker alone has ~200): a house number followed by
 # one to four capitalised words, optionally a unit, is what an address line looks like in a note.
 _UNIT = r"(?:,? (?:Apt\.?|Suite|Unit|Ste\.?|#) ?[\w-]+)?"
-_STREET = rf"\b\d{{1,6}}(?: (?!(?:Apt|Suite|Unit|Ste|mg|mcg|mL|mm|cm|kg|units?)\b)(?:[NSEW]\.?|{_CAP}|\d+(?:st|nd|rd|th))){{2,4}}\b{_UNIT}"
+# A number after a document-structure word starts a reference, not a street ("section 7 Drug Interactions").
+_NOT_A_REFERENCE = "".join(rf"(?<!\b(?i:{w}) )" for w in ("section", "chapter", "table", "figure", "part", "page", "appendix", "step", "item", "class", "grade", "stage", "type", "level", "version"))
+_STREET = rf"{_NOT_A_REFERENCE}\b\d{{1,6}}(?: (?!(?:Apt|Suite|Unit|Ste|mg|mcg|mL|mm|cm|kg|units?)\b)(?:[NSEW]\.?|{_CAP}|\d+(?:st|nd|rd|th))){{2,4}}\b{_UNIT}"
 # US city names as Faker and real gazetteers build them: a directional/"New"/"Port"/"Lake" prefix,
 # or a place-name suffix ("-ville", "-mouth", "-borough"...).
 _CITY_SUFFIX = (
