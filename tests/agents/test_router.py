@@ -65,6 +65,18 @@ def test_multi_intent_turns_are_split_in_order(router: Router) -> None:
     assert unsafe.task == "decline", "one unsafe part declines the whole turn"
 
 
+def test_the_patient_named_in_one_intent_is_the_subject_of_the_next(router: Router) -> None:
+    from agents.chat_routing import routed_requests
+
+    decision, requests, memory = routed_requests(router, "summarise patient P12 and check warfarin with aspirin for them", {})
+    assert [r["task"] for r in requests] == ["cohort", "interactions"], decision.reason
+    assert requests[1]["input"]["patient_id"] == "P12" and memory["patient_id"] == "P12"
+    _, later, _ = routed_requests(router, "and clopidogrel?", memory)
+    assert later[0]["task"] == "interactions" and later[0]["input"]["patient_id"] == "P12"
+    _, declined, kept = routed_requests(router, "give me the home address of patient P99", memory)
+    assert declined[0]["task"] == "decline" and kept["patient_id"] == "P12", "a declined turn does not change the subject"
+
+
 def test_tools_follow_the_request(router: Router) -> None:
     assert router.route("can I give aspirin to patient P7?").tools == ["get_patient_record", "check_interactions"]
     assert router.route("is aspirin safe with warfarin").tools == ["check_interactions"]
