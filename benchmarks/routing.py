@@ -35,10 +35,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from agents.router import Router, load_examples
     from core.settings import Settings
+    from tools.resources import Resources
 
     load_before = os.getloadavg()
+    embedder = Resources(Settings(home=Path(tempfile.mkdtemp(prefix="sage-bench-")))).embedder
     started = time.perf_counter()
-    router = Router.load(Settings(home=Path(tempfile.mkdtemp(prefix="sage-bench-"))))
+    router = Router.load(embedder)
     fit_s = time.perf_counter() - started
     test = load_examples(split="test")
     for example in test:
@@ -59,6 +61,8 @@ def main() -> None:
         "ms_max": round(max(times), 2),
         "ms_mean": round(statistics.mean(times), 2),
         "target_ms": 50,
+        "llm": False,
+        "examples_fit": sum(1 for e in load_examples(split="dev") if not e.steps and not e.history),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "cpu_count": os.cpu_count(),
