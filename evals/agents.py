@@ -107,6 +107,13 @@ def _torch_threads() -> int | None:
     return int(torch.get_num_threads())
 
 
+def _set_torch_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def confusion_png(score: RoutingScore, path: Path) -> str:
     """Write the confusion matrix as a PNG (matplotlib, Agg backend); returns the path."""
     import matplotlib
@@ -132,7 +139,7 @@ def confusion_png(score: RoutingScore, path: Path) -> str:
     return str(path)
 
 
-def evaluate_agents(settings: Settings, *, router: Router | None = None, out_dir: Path | None = RESULTS, trajectories_per_task: int = 4, dialogues: int | None = None) -> AgentEvalResult:
+def evaluate_agents(settings: Settings, *, router: Router | None = None, out_dir: Path | None = RESULTS, trajectories_per_task: int = 4, dialogues: int | None = None, decision_threads: int | None = 1) -> AgentEvalResult:
     """Score routing (three methods), trajectories and dialogues; write JSON and PNG to ``out_dir``.
 
     Args:
@@ -141,6 +148,9 @@ def evaluate_agents(settings: Settings, *, router: Router | None = None, out_dir
         out_dir: Where ``agents.json`` and ``agents_confusion.png`` go (``None``: nothing written).
         trajectories_per_task: Real runs per task for the trajectory match (0 skips them).
         dialogues: How many scripted dialogues to replay (``None``: all, 0: none).
+        decision_threads: Torch threads while routing is timed (``None``: leave as set). One decision
+            embeds one short text; on a shared 2-core machine two intra-op threads wait on each other
+            (benchmarks/routing.py measures both), so one thread serves it and leaves the other core free.
     """
     from evals.dialogues import load_dialogues, replay
 
@@ -148,13 +158,18 @@ def evaluate_agents(settings: Settings, *, router: Router | None = None, out_dir
     dev, test = load_examples(split="dev"), load_examples(split="test")
     classifier_only = Router(router.embedder, router.classifier, min_confidence=router.min_confidence, use_rules=False)
     router.route("warm-up: is aspirin ok with warfarin")  # the first call pays for lazy model set-up, not a decision
+    threads_before = _torch_threads()
+    _set_torch_threads(decision_threads)
     load_before = os.getloadavg()
-    routing = [
-        score_routing("legacy-embedding", legacy_fn(settings), test),
-        score_routing("classifier", router_fn(classifier_only), test),
-        score_routing("rules+classifier", router_fn(router), test),
-    ]
-    latency_conditions = {"torch_threads": _torch_threads(), "cpu_count": os.cpu_count(), "load_average_before": [round(x, 2) for x in load_before], "load_average_after": [round(x, 2) for x in os.getloadavg()], "llm": False, "target_ms": 50}
+    try:
+        routing = [
+            score_routing("legacy-embedding", legacy_fn(settings), test),
+            score_routing("classifier", router_fn(classifier_only), test),
+            score_routing("rules+classifier", router_fn(router), test),
+        ]
+        latency_conditions = {"torch_threads": _torch_threads(), "cpu_count": os.cpu_count(), "load_average_before": [round(x, 2) for x in load_before], "load_average_after": [round(x, 2) for x in os.getloadavg()], "llm": False, "target_ms": 50}
+    finally:
+        _set_torch_threads(threads_before)
     best = routing[-1]
     trajectories = score_trajectories(settings, router, test, trajectories_per_task) if trajectories_per_task else []
     scripted = load_dialogues()
@@ -213,11 +228,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trajectories", type=int, default=4, help="real runs per task for the trajectory match (0: none)")
     parser.add_argument("--dialogues", type=int, default=None, help="scripted dialogues to replay (default: all; 0: none)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (the latency target is for 2 CPU cores)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads for the runs (the target machine has 2 CPU cores)")
+    parser.add_argument("--decision-threads", type=int, default=1, help="torch threads while routing decisions are timed")
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
-    result = evaluate_agents(Settings(), trajectories_per_task=args.trajectories, dialogues=args.dialogues)
+    result = evaluate_agents(Settings(), trajectories_per_task=args.trajectories, dialogues=args.dialogues, decision_threads=args.decision_threads)
     print("\n".join(summary_lines(result)))
     print(result.confusion_markdown)

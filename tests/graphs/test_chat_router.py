@@ -88,12 +88,13 @@ def test_the_patient_named_in_the_first_intent_carries_to_the_later_ones(setting
 
 
 def test_a_sample_of_the_scripted_dialogues_replays_through_real_threads(settings: Settings, router: Router, spans) -> None:
-    """Two of the scripted dialogues (the full set runs in `sagehealth eval agents`): injection mid-way, multi-intent patient."""
+    """Two of the scripted dialogues, cheap tasks only (all 34 run in `sagehealth eval agents`): topic switch, injection mid-way."""
     from evals.dialogues import load_dialogues, replay
 
-    picked = [d for d in load_dialogues() if d.id in ("dialogue-05", "dialogue-30")]
+    picked = [d for d in load_dialogues() if d.id in ("dialogue-02", "dialogue-05")]
     turns = replay(settings, picked, router)
-    assert len(turns) == sum(len(d.turns) for d in picked) >= 9
+    assert len(turns) == sum(len(d.turns) for d in picked) == 6
+    assert [t.routed for t in turns] == ["interactions", "cohort", "cohort", "interactions", "decline", "interactions"]
     assert all(t.route_ok for t in turns), [(t.dialogue, t.turn, t.expected, t.routed) for t in turns if not t.route_ok]
     assert all(t.evidence_ok is not False and t.memory_ok is not False for t in turns), [t for t in turns if t.evidence_ok is False or t.memory_ok is False]
     assert not any(t.leaked for t in turns)
