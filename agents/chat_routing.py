@@ -3,8 +3,9 @@
 The router decides; this module turns its decision into the requests the clinical graph runs
 (one per step of a multi-intent turn, in order) and keeps what later turns need in the thread's
 ``memory``: the tasks of earlier turns (so "and aspirin?" after a drug check stays a drug check),
-the patient being discussed, and a short record of each run (task, status, route, reason,
-evidence ids, tools) that the ``answer`` task answers "why was my last report flagged?" from.
+the patient being discussed (named in any intent of any turn, until another is named), and a
+short record of each run (task, status, route, reason, evidence ids, tools) that the ``answer``
+task answers "why was my last report flagged?" from.
 Nothing here holds state: the router comes from the caller, the memory from the checkpoint.
 """
 
@@ -18,6 +19,7 @@ from agents.planner import input_from_text, validate_input
 from agents.router import Router
 from agents.router_rules import DECLINE_REASONS
 from agents.tasks.base import get_task
+from agents.tasks.text_inputs import patient_id_in
 
 MAX_REMEMBERED_RUNS = 10  # the answer task reads the newest; older runs stay in the checkpoint history
 
@@ -47,6 +49,11 @@ def routed_requests(router: Router, text: str, memory: dict[str, Any], *, identi
     for task, part in steps:
         spec = get_task(task)
         raw = step_input(task, part, decision, memory)
+        if task != "decline" and (named := patient_id_in(part)) is not None:
+            # The patient one intent names is the subject of the later ones ("summarise patient P12
+            # and check warfarin with aspirin for them"), even when that intent's task (a record
+            # question) has no patient field of its own to carry it.
+            memory["patient_id"] = named
         raw, memory = remember(spec.input_model, raw, memory)
         requests.append({"task": task, "input": validate_input(spec, raw), "text": part})
     memory["tasks"] = [*history, *(r["task"] for r in requests)][-MAX_REMEMBERED_RUNS:]

@@ -56,6 +56,7 @@ HARMFUL_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
     re.compile(p, _I)
     for p in (
         r"\b(lethal|fatal|deadly) (dose|amount|combination)\b",
+        r"\b(dose|amount|much|many|tablets|pills)\b.{0,50}\b(would|will|to|could) be (lethal|fatal|deadly)\b",
         r"\b(how (many|much)|what amount)\b.{0,60}\b(kill|overdose|die|fatal|lethal)\b",
         r"\b(would|will|to|could) kill\b",
         r"\bwithout (being )?(detected|detection|anyone noticing)\b|\blooks? natural\b|\bdoesn'?t wake up\b",
@@ -64,6 +65,7 @@ HARMFUL_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"\bunder another (doctor|physician|prescriber|clinician)'?s name\b",
         r"\b(delete|erase|wipe|remove|hide)\b.{0,30}\baudit\b|\baudit (log )?doesn'?t show\b",
         r"\b(isn'?t|is not|not) in the record\b",
+        r"\b(alter|change|edit|modify)\b.{0,40}\b(time ?stamps?|signature|order time)\b",
         r"\b(10|ten|20|twenty)\s?x the (normal |usual )?dose\b",
         r"\bfatal arrhythmia\b.{0,40}\bnatural\b",
     )
@@ -82,7 +84,8 @@ COMMAND = re.compile(r"^/(?P<task>[a-z]+)\b\s*(?P<rest>.*)$", re.DOTALL)
 
 # A short turn that leans on the previous one: "and aspirin?", "what about over 80?", "same for P7".
 FOLLOW_UP = re.compile(
-    r"^\s*(and|also|plus|now|then|what about|how about|what if|same|more like|and for|and if|just the|only the|instead|the other)\b",
+    r"^\s*(?:(?:ok|okay|right|great|thanks|cool|alright|so),?\s+)?"
+    r"(and|also|plus|now|then|what about|how about|what if|same|more like|any more|anything else|and for|and if|just the|only the|instead|the other)\b",
     _I,
 )
 WHY_FOLLOW_UP = re.compile(r"^\s*(why|how come|on what basis|what was that based on)\b", _I)
@@ -156,36 +159,63 @@ def split_intents(text: str) -> list[str]:
 INTENT_RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
     (task, name, re.compile(pattern, _I))
     for task, name, pattern in (
+        ("clarify", "greeting", r"^\s*(hi|hello|hey|good (morning|afternoon|evening))\W*$"),
         (
             "feedback",
             "correction",
             r"(?<!what's )(?<!what is )\b(wrong|incorrect|mislabel(l?ed)?|relabel|thumbs (up|down)|downvote|upvote|false (positive|negative)|hallucinat\w*|disagree|"
-            r"is a mistake|not similar|irrelevant|rating \d|\d/5)\b|\bfeedback\b|\b(record|log|note) (it|that|this)\b|"
+            r"mistake|is a mistake|not similar|irrelevant|rating \d|\d/5)\b|\bfeedback\b|\b(record|log|note) (it|that|this)\b|\bnote for qa\b|"
+            r"\bnot right\b(?![- ]sided)|\b(flag|mark) (this|it|that) as\b|\btoo (long|short|verbose|vague)\b|"
+            r"\b(good|great|nice|excellent) (job|work|answer)\b|\bwell done\b|\bwas (very |really )?(helpful|useful|useless|unhelpful|off)\b|"
+            r"\bshould (have )?(include|included|mention|mentioned|list|listed|cite|cited)\b|\bplease note\b|"
+            r"\b(didn'?t|did not|doesn'?t|does not|failed to) (mention|include|cite|list|catch|pick up|flag)\b|\bspot on\b|\bsays\b.{0,40}\bbut (there|it)\b|"
+            r"\b(ddx|differential|draft|impression|answer|search|check|results?) (was|were|is|are) (great|good|perfect|excellent|useless|poor|off|helpful|useful|not useful)\b|"
             r"\bmark\b.{0,40}\b(absent|present|uncertain|accepted|incorrect)\b|\bshould be (labell?ed |marked )?(absent|present|uncertain)\b|"
             r"\b(correct|fix|change|update)\b.{0,12}\blabels?\b|\blabel (correction|error)\b|\bcorrection\b|\bmissed (the|a)\b",
         ),
         (
             "answer",
             "about-the-system",
-            r"^\s*(why|explain)\b|\b(last|previous|earlier) (run|answer|draft|request|question|report|time)\b|\bthe labell?er\b|"
-            r"\b(your|the) (labels?|finding list|interaction table)\b|\bdefinition\b|\bdefine\b|\bsources? (is|for)\b|\bwhat (does|do) .{1,40} mean\b|"
-            r"\b(you|did you) (cite|use|call|base|decide|say|run)\b|\btrace\b|\broute reason\b",
+            # "why was/did ..." asks about an earlier answer; "why might a pt have ..." is a differential.
+            r"^\s*why (was|did|were|has|have|no|not)\b|^\s*why (is|are|does) (the|my|that|this|it|your)\b|^\s*explain (why|how|what|the)\b|"
+            r"\b(last|previous|earlier) (run|answer|draft|request|question|report|time)\b|\bthe labell?er\b|\bcited\b|"
+            r"\b(your|the) (labels?|finding list|interaction table|table)\b|\bdefinition\b|\bdefine\b|\bsources? (is|for|of)\b|\bwhat (does|do) .{1,40} (mean|include|cover)\b|"
+            r"\bwhere does\b.{0,60}\bcome from\b|\b(did you|you) (cite|use|call|base|decide|say)\b|\bdid you run\b|\broute reason\b|"
+            r"\b(the|its|run'?s|answer'?s) trace\b|\btrace (of|for) (the|my|that|this|last)\b",  # not "trace effusions"
         ),
         (
             "search",
             "similar-cases",
-            r"\b(similar|resembl\w*|look-?alike|comparable|nearest neighbou?rs?|cases like|priors? like|examples of)\b",
+            r"\b(similar|resembl\w*|look-?alike|comparable|neighbou?rs?|cases like|priors? like|examples (of|like))\b|"
+            r"\b(prior|previous|old|reference|teaching|matching) (cases|studies|films|reports|x-?rays)\b",
         ),
         (
             "cohort",
             "population",
             r"^\s*(which|how many|list|count|number of|show me( all)?|find all|give me (a list|the number|counts?))\b.{0,25}\b(patients|pts|reports|studies|women|men|films)\b",
         ),
-        ("differential", "ddx", r"\b(ddx|dd|differentials?|differntial|diff ?dx)\b"),
+        (
+            "cohort",
+            "patient-record",
+            r"\b(meds|medications?|medication list|conditions|problems|problem list|allergies|record|chart)\s+(of|for)\s+(patient|pt)\.?\s*[:#]?\s*[A-Za-z]?\d|"
+            r"^\s*(summari[sz]e|list|show|pull|get)\b.{0,25}\b(patient|pt)\.?\s*[:#]?\s*[A-Za-z]?\d|"
+            r"^\s*(what|which) (meds|medications|drugs|conditions|problems|diagnoses)\b.{0,25}\b(patient|pt)\.?\s*[:#]?\s*[A-Za-z]?\d\w*\s+(on|taking|have|has)\W*$",
+        ),
+        (
+            "interactions",
+            "interaction",
+            r"\b(interact\w*|ddis?)\b|\bagainst\b.{0,30}\b(meds|medications|current drugs)\b|\b(conflicts?|clash(es)?) with\b",
+        ),
+        (
+            "differential",
+            "ddx",
+            r"\b(ddx|dd|differentials?|differntial|differentail|diff ?dx)\b|\bwhat else could (this|it) be\b|"
+            r"\b(likely|possible|common|potential|most likely) (causes|diagnoses|dx|etiolog\w*)\b|\bcauses of\b|\bwhat could (cause|explain|be causing)\b",
+        ),
         (
             "report",
             "impression",
-            r"\b(impression|impresion|impresssion|imp)\b|\bdra?ft\b|\bwrite[- ]?up\b|\breport (draft|please|pls)\b",
+            r"\b(impression|impresion|impresssion|imp)\b|\bdra?ft\b(?! (an? |my |the )?(e-?mail|letter|message|poem|essay|speech|text|tweet)\b)|\bwrite[- ]?up\b|\breport (draft|please|pls)\b",
         ),
     )
 )

@@ -16,6 +16,7 @@ The router is fit on the dev split only. Results go to ``evals/results/agents.js
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,8 +42,11 @@ class AgentEvalResult(BaseModel):
     trajectory_match: Rate | None = None
     dialogue_turns: list[dict[str, Any]] = Field(default_factory=list)
     dialogue_scores: dict[str, Rate] = Field(default_factory=dict)
+    dialogues_replayed: int = 0
+    dialogues_total: int = 0
     confusion_markdown: str = ""
     confusion_png: str | None = None
+    latency_conditions: dict[str, Any] = Field(default_factory=dict, description="Threads, CPUs and load average while routing was timed.")
     n_dev: int
     n_test: int
 
@@ -51,9 +55,11 @@ def legacy_fn(settings: Settings) -> Any:
     """The old embedding router as a scoring function (out of scope -> decline)."""
     from agents.routing import OutOfScopeError, route_by_embedding
 
+    resources = Resources.for_settings(settings)
+
     def run(example: RoutingExample) -> tuple[str, list[str], list[str]]:
         try:
-            task = route_by_embedding(settings, example.text).task
+            task = route_by_embedding(resources, example.text).task
         except OutOfScopeError:
             task = "decline"
         return task, [task], []
@@ -93,6 +99,21 @@ def score_trajectories(settings: Settings, router: Router, examples: list[Routin
     return scores
 
 
+def _torch_threads() -> int | None:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency of the embedder
+        return None
+    return int(torch.get_num_threads())
+
+
+def _set_torch_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def confusion_png(score: RoutingScore, path: Path) -> str:
     """Write the confusion matrix as a PNG (matplotlib, Agg backend); returns the path."""
     import matplotlib
@@ -118,7 +139,7 @@ def confusion_png(score: RoutingScore, path: Path) -> str:
     return str(path)
 
 
-def evaluate_agents(settings: Settings, *, router: Router | None = None, out_dir: Path | None = RESULTS, trajectories_per_task: int = 4, dialogues: int | None = None) -> AgentEvalResult:
+def evaluate_agents(settings: Settings, *, router: Router | None = None, out_dir: Path | None = RESULTS, trajectories_per_task: int = 4, dialogues: int | None = None, decision_threads: int | None = 1) -> AgentEvalResult:
     """Score routing (three methods), trajectories and dialogues; write JSON and PNG to ``out_dir``.
 
     Args:
@@ -127,32 +148,53 @@ def evaluate_agents(settings: Settings, *, router: Router | None = None, out_dir
         out_dir: Where ``agents.json`` and ``agents_confusion.png`` go (``None``: nothing written).
         trajectories_per_task: Real runs per task for the trajectory match (0 skips them).
         dialogues: How many scripted dialogues to replay (``None``: all, 0: none).
+        decision_threads: Torch threads while routing is timed (``None``: leave as set). One decision
+            embeds one short text; on a shared 2-core machine two intra-op threads wait on each other
+            (benchmarks/routing.py measures both), so one thread serves it and leaves the other core free.
     """
     from evals.dialogues import load_dialogues, replay
 
     router = router or Router.load(Resources.for_settings(settings).embedder)
     dev, test = load_examples(split="dev"), load_examples(split="test")
     classifier_only = Router(router.embedder, router.classifier, min_confidence=router.min_confidence, use_rules=False)
-    routing = [
-        score_routing("legacy-embedding", legacy_fn(settings), test),
-        score_routing("classifier", router_fn(classifier_only), test),
-        score_routing("rules+classifier", router_fn(router), test),
-    ]
+    router.route("warm-up: is aspirin ok with warfarin")  # the first call pays for lazy model set-up, not a decision
+    threads_before = _torch_threads()
+    _set_torch_threads(decision_threads)
+    load_before = os.getloadavg()
+    try:
+        routing = [
+            score_routing("legacy-embedding", legacy_fn(settings), test),
+            score_routing("classifier", router_fn(classifier_only), test),
+            score_routing("rules+classifier", router_fn(router), test),
+        ]
+        latency_conditions = {"torch_threads": _torch_threads(), "cpu_count": os.cpu_count(), "load_average_before": [round(x, 2) for x in load_before], "load_average_after": [round(x, 2) for x in os.getloadavg()], "llm": False, "target_ms": 50}
+    finally:
+        _set_torch_threads(threads_before)
     best = routing[-1]
     trajectories = score_trajectories(settings, router, test, trajectories_per_task) if trajectories_per_task else []
-    turns = replay(settings, load_dialogues()[:dialogues], router) if dialogues != 0 else []
+    scripted = load_dialogues()
+    chosen = scripted[:dialogues] if dialogues is not None else scripted
+    turns = replay(settings, chosen, router) if chosen else []
     dialogue_scores: dict[str, Rate] = {}
     if turns:
         for field in ("route_ok", "evidence_ok", "memory_ok"):
             values = [getattr(t, field) for t in turns if getattr(t, field) is not None]
             dialogue_scores[field] = wilson(sum(values), len(values))
         dialogue_scores["no_leak"] = wilson(sum(not t.leaked for t in turns), len(turns))
+        dialogue_scores["route_ok_without_thread"] = wilson(sum(t.baseline_ok for t in turns), len(turns))
+        by_dialogue: dict[str, bool] = {}
+        for t in turns:
+            by_dialogue[t.dialogue] = by_dialogue.get(t.dialogue, True) and t.route_ok and not t.leaked and t.evidence_ok is not False and t.memory_ok is not False
+        dialogue_scores["dialogues_all_turns_ok"] = wilson(sum(by_dialogue.values()), len(by_dialogue))
     result = AgentEvalResult(
         routing=routing,
         trajectories=trajectories,
         trajectory_match=wilson(sum(t.match for t in trajectories), len(trajectories)) if trajectories else None,
         dialogue_turns=[t.model_dump() for t in turns],
         dialogue_scores=dialogue_scores,
+        dialogues_replayed=len({t.dialogue for t in turns}),
+        dialogues_total=len(scripted),
+        latency_conditions=latency_conditions,
         confusion_markdown=confusion_table(best),
         n_dev=len(dev),
         n_test=len(test),
@@ -170,7 +212,11 @@ def summary_lines(result: AgentEvalResult) -> list[str]:
         return "n/a" if rate is None else f"{rate.value:.3f} [{rate.low:.3f}, {rate.high:.3f}] n={rate.n}"
 
     lines = [f"routing ({r.method}, test): accuracy {fmt(r.accuracy)}; must-decline declined {fmt(r.must_decline_declined)}; ordinary declined {fmt(r.ordinary_declined)}; p50 {r.latency_ms_p50} ms, p95 {r.latency_ms_p95} ms" for r in result.routing]
+    c = result.latency_conditions
+    if c:
+        lines.append(f"latency conditions: no LLM, {c.get('torch_threads')} torch threads on {c.get('cpu_count')} CPUs, load average {c.get('load_average_before')} -> {c.get('load_average_after')} (target < {c.get('target_ms')} ms per decision)")
     lines.append(f"trajectories (agentevals match): {fmt(result.trajectory_match)}")
+    lines.append(f"dialogues replayed through real chat threads: {result.dialogues_replayed} of {result.dialogues_total} ({len(result.dialogue_turns)} turns)")
     lines += [f"dialogues {name}: {fmt(rate)}" for name, rate in result.dialogue_scores.items()]
     return lines
 
@@ -182,7 +228,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trajectories", type=int, default=4, help="real runs per task for the trajectory match (0: none)")
     parser.add_argument("--dialogues", type=int, default=None, help="scripted dialogues to replay (default: all; 0: none)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads for the runs (the target machine has 2 CPU cores)")
+    parser.add_argument("--decision-threads", type=int, default=1, help="torch threads while routing decisions are timed")
     args = parser.parse_args(argv)
-    result = evaluate_agents(Settings(), trajectories_per_task=args.trajectories, dialogues=args.dialogues)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    result = evaluate_agents(Settings(), trajectories_per_task=args.trajectories, dialogues=args.dialogues, decision_threads=args.decision_threads)
     print("\n".join(summary_lines(result)))
     print(result.confusion_markdown)

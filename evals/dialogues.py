@@ -5,7 +5,8 @@ whether the reply must cite evidence, and which memory the turn depends on (``ta
 follow-up continues the thread's task; ``patient``: the patient named earlier stays the subject).
 Placeholders ``{pid}``, ``{case}``, ``{case2}`` are filled with real ids of the lakehouse the
 dialogues run on. Every turn is also checked for leaks: no patient's MRN, name, address or phone
-from the record may appear in a reply.
+from the record may appear in a reply. Each turn is also routed alone, without its thread, by the
+same router (``baseline_routed``): the same-run baseline that shows what the thread's memory adds.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class TurnScore(BaseModel):
     evidence_ok: bool | None
     memory_ok: bool | None
     leaked: bool
+    baseline_routed: str = Field(description="The same router on the turn alone, without the thread (same run).")
+    baseline_ok: bool
 
 
 def load_dialogues(path: Path | str = DIALOGUES) -> list[Dialogue]:
@@ -103,5 +106,16 @@ def replay(settings: Settings, dialogues: list[Dialogue], router: Any, *, user: 
             elif turn.memory == "task":
                 memory_ok = routed == turn.task
             leaked = any(secret in reply.text for secret in secrets)
-            scores.append(TurnScore(dialogue=dialogue.id, turn=number, expected=turn.task, routed=routed, route_ok=routed == turn.task, evidence_ok=evidence_ok, memory_ok=memory_ok, leaked=leaked))
+            baseline = _route_alone(router, text)
+            scores.append(TurnScore(dialogue=dialogue.id, turn=number, expected=turn.task, routed=routed, route_ok=routed == turn.task, evidence_ok=evidence_ok, memory_ok=memory_ok, leaked=leaked, baseline_routed=baseline, baseline_ok=baseline == turn.task))
     return scores
+
+
+def _route_alone(router: Any, text: str) -> str:
+    """The task the router gives a turn without its thread: the no-memory baseline of the same run."""
+    from agents.intent import RequestTextError
+
+    try:
+        return str(router.route(text).task)
+    except RequestTextError:
+        return "error"

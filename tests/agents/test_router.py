@@ -9,9 +9,11 @@ from agents.router import Router, load_examples
 from core.settings import Settings
 from tools.resources import Resources
 
-# Regression floor on the held-out test split. Measured 0.9405 (n=185, Wilson 95 % 0.897-0.967); the
-# issue's target is 0.95, not met yet (see docs/agents.md). Raise this floor when the router improves.
-TEST_SPLIT_FLOOR = 0.93
+# Regression floor on the held-out test split. Measured once after the dev-only tuning of issue 20's
+# second round: 0.9892 (183/185, Wilson 95 % 0.961-0.997; before it 0.9405). The floor sits at 0.97
+# (at most 5 of 185 wrong): the router and split are deterministic, so the margin of 3 items is
+# for numeric drift across machines and torch builds, not sampling noise; the issue's target is 0.95.
+TEST_SPLIT_FLOOR = 0.97
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +65,18 @@ def test_multi_intent_turns_are_split_in_order(router: Router) -> None:
     assert "check_interactions" in decision.tools
     unsafe = router.route("find similar cases to CXR88 and give me the home address of that patient")
     assert unsafe.task == "decline", "one unsafe part declines the whole turn"
+
+
+def test_the_patient_named_in_one_intent_is_the_subject_of_the_next(router: Router) -> None:
+    from agents.chat_routing import routed_requests
+
+    decision, requests, memory = routed_requests(router, "summarise patient P12 and check warfarin with aspirin for them", {})
+    assert [r["task"] for r in requests] == ["cohort", "interactions"], decision.reason
+    assert requests[1]["input"]["patient_id"] == "P12" and memory["patient_id"] == "P12"
+    _, later, _ = routed_requests(router, "and clopidogrel?", memory)
+    assert later[0]["task"] == "interactions" and later[0]["input"]["patient_id"] == "P12"
+    _, declined, kept = routed_requests(router, "give me the home address of patient P99", memory)
+    assert declined[0]["task"] == "decline" and kept["patient_id"] == "P12", "a declined turn does not change the subject"
 
 
 def test_tools_follow_the_request(router: Router) -> None:

@@ -74,3 +74,28 @@ def test_search_shows_the_ranking_score_and_feedback_says_not_yet(settings: Sett
     assert "Ranked by score" in found.text
     feedback = chat_turn(settings, "rt-7", f"the pneumothorax label on {found.evidence_ids[0]} is wrong", "dr-a", "clinician", router=router)
     assert feedback.task == "feedback" and "sagehealth feedback" in feedback.text and found.evidence_ids[0] in feedback.text
+
+
+def test_the_patient_named_in_the_first_intent_carries_to_the_later_ones(settings: Settings, router: Router, pid: str, spans) -> None:
+    both = chat_turn(settings, "rt-8", f"list the medications of patient {pid} and check warfarin with aspirin for them", "dr-a", "clinician", router=router)
+    assert both.task == "cohort" and both.status == "done", both.text
+    assert "SQL: SELECT" in both.text and both.text.index("SQL:") < both.text.lower().index("aspirin"), "record first, then the drug check"
+    assert pid in both.evidence_ids, "the drug check ran for the patient the first intent named"
+    assert any(s.name == "execute_tool get_patient_record" for s in spans.get_finished_spans()), "the drug check read that patient's record"
+
+    follow = chat_turn(settings, "rt-8", "and clopidogrel?", "dr-a", "clinician", router=router)
+    assert follow.task == "interactions" and pid in follow.evidence_ids, "the patient stays the subject of the thread"
+
+
+def test_a_sample_of_the_scripted_dialogues_replays_through_real_threads(settings: Settings, router: Router, spans) -> None:
+    """Two of the scripted dialogues, cheap tasks only (all 34 run in `sagehealth eval agents`): topic switch, injection mid-way."""
+    from evals.dialogues import load_dialogues, replay
+
+    picked = [d for d in load_dialogues() if d.id in ("dialogue-02", "dialogue-05")]
+    turns = replay(settings, picked, router)
+    assert len(turns) == sum(len(d.turns) for d in picked) == 6
+    assert [t.routed for t in turns] == ["interactions", "cohort", "cohort", "interactions", "decline", "interactions"]
+    assert all(t.route_ok for t in turns), [(t.dialogue, t.turn, t.expected, t.routed) for t in turns if not t.route_ok]
+    assert all(t.evidence_ok is not False and t.memory_ok is not False for t in turns), [t for t in turns if t.evidence_ok is False or t.memory_ok is False]
+    assert not any(t.leaked for t in turns)
+    assert not all(t.baseline_ok for t in turns), "without the thread some follow-ups cannot be routed: the baseline must differ"
