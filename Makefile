@@ -11,6 +11,8 @@ export TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS =
 export LANGGRAPH_CLI_NO_ANALYTICS = 1
 export LANGGRAPH_NO_VERSION_CHECK = true
 export TOKENIZERS_PARALLELISM = false
+# Idle OpenMP threads sleep instead of spinning (a busy 2-core machine otherwise stalls them).
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: chromium demo test test-all lint install clean benchmarks evals eval adapter
 

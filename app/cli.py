@@ -25,6 +25,10 @@ def _offline_defaults() -> None:
         "TRANSFORMERS_OFFLINE": "1",
         "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": "",
         "TOKENIZERS_PARALLELISM": "false",
+        # OpenMP threads sleep when idle instead of spinning: on a busy 2-core machine, spinning
+        # threads stall each other and one embedding took ~1 s instead of ~10 ms. Read by torch's
+        # OpenMP runtime when it starts, so it is set before any command imports torch.
+        "OMP_WAIT_POLICY": "PASSIVE",
     }.items():
         os.environ.setdefault(key, value)
 
