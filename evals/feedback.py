@@ -227,7 +227,7 @@ def tune_threshold(settings: Settings, *, seed: int = 1, noise: float = 0.3, cor
     flips = sim.noise_plan(truth, FINDINGS, noise, seed)
     work = Path(tempfile.mkdtemp(prefix="sage-feedback-tune-"))
     try:
-        copy = _copy(settings, work / "tune", source)
+        copy = _copy(settings, work / "tune", source)  # closes the source store
         store = open_store(copy)
         import_labels(copy, flips, Clinician(user="eval-noise", role="radiologist", purpose="quality"), f"tuning noise {noise} seed {seed}", audit=AuditLog(work / "audit.jsonl"), store=store)
         rules = _rules("full", min(grid))
@@ -246,7 +246,6 @@ def tune_threshold(settings: Settings, *, seed: int = 1, noise: float = 0.3, cor
                 scored.append((p.similarity, truth.get(p.case_id, {}).get(p.finding) == p.new, (p.case_id, p.finding)))
         store.close()
     finally:
-        source.close()
         shutil.rmtree(work, ignore_errors=True)
     rows = []
     for t in grid:

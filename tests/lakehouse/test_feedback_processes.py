@@ -83,7 +83,6 @@ def test_two_simultaneous_corrections_are_both_kept(home: Settings) -> None:
     assert [e.action for e in AuditLog(home.audit_path).entries()].count("feedback:correct") == 2
 
 
-@pytest.mark.slow  # two interpreters and a shared lock: about 20 s on 2 busy cores
 def test_same_finding_at_once_later_wins(home: Settings) -> None:
     case = next(p.case_id for p in open_store(home).scroll(SearchFilter(split="train", findings={"cardiomegaly": "absent"}), limit=50))
     rules = RULES.model_copy(update={"propagate": False}).model_dump_json()
