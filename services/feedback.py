@@ -96,12 +96,14 @@ def edited_labels(draft: dict[str, Any], edit: dict[str, Any]) -> dict[str, Find
     return {f: state for f, state in sorted(after.items()) if f != "no_finding" and before.get(f) != state}  # type: ignore[misc]
 
 
-def correct_from_review(resources: Resources, caller: Caller, *, case_id: str, stated: dict[str, FindingState], run_id: str | None, note: str = "") -> FeedbackResult | None:
+def correct_from_review(resources: Resources, caller: Caller, *, case_id: str, stated: dict[str, FindingState], run_id: str | None) -> FeedbackResult | None:
     """A reviewer's edit of a report draft as a correction of the reported case (``sagehealth feedback``'s path).
 
     Only findings whose stated state differs from the case's stored label are corrected (the
     draft may have been wrong where the labels are right); ``None`` when there is nothing to
-    correct. The reviewer is the clinician; the run is the event's ``run_id``.
+    correct. The reviewer is the clinician; the run is the event's ``run_id``. The reason names
+    the run, not the reviewer's note: the note may carry identifiers, and the run keeps it
+    (PHI-masked) with its review decision.
     """
     with _gate(resources, caller, case_id):
         points = resources.store.retrieve([case_id])
@@ -109,8 +111,8 @@ def correct_from_review(resources: Resources, caller: Caller, *, case_id: str, s
         changes = [FindingChange(finding=f, old=stored.get(f), new=state) for f, state in stated.items() if stored.get(f) != state]
         if not changes:
             return None
-        reason = f"review edit of run {run_id}" + (f": {note}" if note.strip() else "")
-        return _record(resources, caller, CorrectionRequest(case_id=case_id, changes=changes, reason=reason[:1000], run_id=run_id))
+        reason = f"review edit of run {run_id} (the reviewer's note is on the run's review decision)"
+        return _record(resources, caller, CorrectionRequest(case_id=case_id, changes=changes, reason=reason, run_id=run_id))
 
 
 def history(resources: Resources, caller: Caller, case_id: str) -> list[LabelVersion]:

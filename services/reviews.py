@@ -93,7 +93,7 @@ def _edit_feedback(resources: Resources, caller: Caller, values: dict[str, Any],
     if not stated:
         return None
     try:
-        result = correct_from_review(resources, caller, case_id=str(case_id), stated=stated, run_id=values.get("run_id"), note=decision.note)  # type: ignore[arg-type]
+        result = correct_from_review(resources, caller, case_id=str(case_id), stated=stated, run_id=values.get("run_id"))
     except (SageError, ValidationError) as exc:  # the edit stands; the label correction is refused (and audited when the gate refused it)
         message = exc.message if isinstance(exc, SageError) else "; ".join(e["msg"] for e in exc.errors(include_url=False))
         return {"case_id": str(case_id), "status": "rejected", "reasons": [message]}
