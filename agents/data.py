@@ -1,6 +1,6 @@
 """Data agent: gathers the evidence a task needs (similar cases, records, SQL) via ``spec.retrieve``.
 
-It may call only data tools (retrieval, record/SQL queries, the labeler, label updates); the
+It may call only data tools (retrieval, record/SQL queries, the labeler; it never writes labels); the
 evidence it returns lists the ids of everything it cites, which the post-check verifies.
 Retrieved and tool texts are screened for injected instructions before any model sees them
 (``agents.governance.screen_retrieved``).

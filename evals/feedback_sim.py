@@ -69,13 +69,26 @@ def query_pool(truth: Truth, findings: Sequence[str], seed: int) -> list[str]:
     return pool
 
 
-def draft_positives(store: SemanticStore, embedder: Any, cases: Sequence[dict[str, Any]], abnormal: Sequence[str]) -> list[set[str]]:
-    """Retrieval-only drafts (nearest train case's impression, label-aware) of test cases, as positive findings."""
-    from lakehouse.labeler import label_text
-    from lakehouse.retrieval import retrieve_batch
+def draft_positives(store: SemanticStore, embedder: Any, cases: Sequence[dict[str, Any]], abnormal: Sequence[str], mode: str = "rag") -> list[set[str]]:
+    """Drafts of test cases from the train split, as the positive findings the labeler reads in them.
 
-    hits = retrieve_batch(store, embedder, [c["findings"] for c in cases], k=1, exclude_ids=[[c["case_id"]] for c in cases], base_filter=SearchFilter(split="train"))
-    drafts = [row[0].impression if row else "" for row in hits]
+    ``rag``: the report task's retrieve-then-edit draft (label-aware neighbours vote on the
+    findings to state, then the consensus impression among cases carrying them is edited; no
+    model), so corrected labels change both the vote and the cases edited.
+    ``retrieval-only``: the nearest train case's impression under label-aware ranking.
+    """
+    from lakehouse.labeler import label_text
+
+    texts, ids, train = [c["findings"] for c in cases], [c["case_id"] for c in cases], SearchFilter(split="train")
+    if mode == "rag":
+        from agents.tasks.batch import edit_drafts
+
+        _, drafts = edit_drafts(store, embedder, texts, ids, base_filter=train)
+    else:
+        from lakehouse.retrieval import retrieve_batch
+
+        hits = retrieve_batch(store, embedder, texts, k=1, exclude_ids=[[i] for i in ids], base_filter=train)
+        drafts = [row[0].impression if row else "" for row in hits]
     return [{k for k, v in label_text(d).items() if v == "present" and k in abnormal} for d in drafts]
 
 

@@ -44,6 +44,7 @@ class RunResult(BaseModel):
     error: dict[str, Any] | None = None
     review: dict[str, Any] | None = Field(None, description="Why the run waits for a human, when status is 'review'.")
     caller: dict[str, Any] = Field(default_factory=dict, description="Who started the run (user, role, purpose).")
+    feedback: dict[str, Any] | None = Field(None, description="The label correction a reviewer's edit of a report draft made (services.reviews), if any.")
 
 
 def start_run(resources: Resources, context: Context, state: RunState) -> RunResult:

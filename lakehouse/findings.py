@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 FindingState = Literal["present", "absent", "uncertain"]
+NOT_STATED = "not_stated"
+"""``report_labels.state`` of a finding a later version no longer states (append-only: no row is deleted)."""
 STATES: tuple[FindingState, ...] = ("present", "absent", "uncertain")
 
 # Keys are snake_case payload/column names; values are the CheXpert display names.

@@ -6,9 +6,17 @@ they propagate): ``lakehouse.feedback`` records it as a new label version in the
 updates the Qdrant payloads in place, proposes it to similar cases, and audits it. The
 installation's query snapshot is dropped after every change, so retrieval and SQL see the new
 labels at once.
+
+Corrections come in through three doors, all ending in :func:`correct` (the same gate, rules,
+journal and audit): ``sagehealth feedback`` / the API, the chat ``feedback`` task (which hands
+over to that command), and the review queue, where a reviewer's edit of a paused report draft's
+impression or finding labels becomes a correction of the reported case
+(:func:`correct_from_review`, called by ``services.reviews.decide``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import Field
 
@@ -25,7 +33,7 @@ from lakehouse.feedback import (
     recover,
 )
 from lakehouse.feedback import rollback as rollback_event
-from lakehouse.findings import FINDING_KEYS, STATES
+from lakehouse.findings import FINDING_KEYS, STATES, FindingState
 from services.base import Caller, ServiceRequest, governed
 from tools.resources import Resources
 
@@ -47,16 +55,65 @@ def _clinician(caller: Caller) -> Clinician:
     return Clinician(user=caller.user, role=caller.role, purpose=caller.purpose)
 
 
+def _gate(resources: Resources, caller: Caller, case_id: str) -> Any:
+    return governed(resources, caller, "feedback", "update_labels", resource=case_id, audit_action="feedback:correct", hint=HINT, audit=False)
+
+
+def _record(resources: Resources, caller: Caller, request: CorrectionRequest) -> FeedbackResult:
+    recover(resources.settings, audit=resources.audit, store=resources.store)  # finish what a killed process left half-applied
+    event = FeedbackEvent(case_id=request.case_id, changes=request.changes, clinician=_clinician(caller), reason=request.reason, run_id=request.run_id,
+                          reviewer=_clinician(request.reviewer) if request.reviewer else None)
+    try:
+        return record_feedback(resources.settings, event, audit=resources.audit, store=resources.store)
+    finally:
+        resources.drop("query")  # SQL sees the new labels at once
+
+
 def correct(resources: Resources, caller: Caller, request: CorrectionRequest) -> FeedbackResult:
     """Record a correction with its propagation (all or nothing); ``needs_review``/``rejected`` say why."""
-    with governed(resources, caller, "feedback", "update_labels", resource=request.case_id, audit_action="feedback:correct", hint=HINT, audit=False):
-        recover(resources.settings, audit=resources.audit, store=resources.store)  # finish what a killed process left half-applied
-        event = FeedbackEvent(case_id=request.case_id, changes=request.changes, clinician=_clinician(caller), reason=request.reason, run_id=request.run_id,
-                              reviewer=_clinician(request.reviewer) if request.reviewer else None)
-        try:
-            return record_feedback(resources.settings, event, audit=resources.audit, store=resources.store)
-        finally:
-            resources.drop("query")  # SQL sees the new labels at once
+    with _gate(resources, caller, request.case_id):
+        return _record(resources, caller, request)
+
+
+def edited_labels(draft: dict[str, Any], edit: dict[str, Any]) -> dict[str, FindingState]:
+    """The finding states a reviewer's edit of a report draft asserts, where it differs from the draft.
+
+    ``edit`` holds the fields the reviewer changed. Explicit ``draft_labels`` are taken as they
+    are; otherwise an edited ``impression`` is read by the project labeler (the same reading the
+    draft's own ``draft_labels`` came from). A finding the draft stated present or uncertain that
+    the edited impression no longer mentions counts as ``absent``: the reviewer took it out.
+    ``no_finding`` is left to the loop, which recomputes it from the other findings.
+    """
+    from lakehouse.labeler import label_text
+
+    before: dict[str, str] = dict(draft.get("draft_labels") or label_text(str(draft.get("impression") or "")))
+    if isinstance(edit.get("draft_labels"), dict):
+        after: dict[str, str] = dict(edit["draft_labels"])
+    elif "impression" in edit:
+        after = dict(label_text(str(edit.get("impression") or "")))
+        after |= {f: "absent" for f, state in before.items() if state in ("present", "uncertain") and f not in after}
+    else:
+        return {}
+    return {f: state for f, state in sorted(after.items()) if f != "no_finding" and before.get(f) != state}  # type: ignore[misc]
+
+
+def correct_from_review(resources: Resources, caller: Caller, *, case_id: str, stated: dict[str, FindingState], run_id: str | None) -> FeedbackResult | None:
+    """A reviewer's edit of a report draft as a correction of the reported case (``sagehealth feedback``'s path).
+
+    Only findings whose stated state differs from the case's stored label are corrected (the
+    draft may have been wrong where the labels are right); ``None`` when there is nothing to
+    correct. The reviewer is the clinician; the run is the event's ``run_id``. The reason names
+    the run, not the reviewer's note: the note may carry identifiers, and the run keeps it
+    (PHI-masked) with its review decision.
+    """
+    with _gate(resources, caller, case_id):
+        points = resources.store.retrieve([case_id])
+        stored: dict[str, FindingState] = dict(points[0].payload.get("labels") or {}) if points else {}
+        changes = [FindingChange(finding=f, old=stored.get(f), new=state) for f, state in stated.items() if stored.get(f) != state]
+        if not changes:
+            return None
+        reason = f"review edit of run {run_id} (the reviewer's note is on the run's review decision)"
+        return _record(resources, caller, CorrectionRequest(case_id=case_id, changes=changes, reason=reason, run_id=run_id))
 
 
 def history(resources: Resources, caller: Caller, case_id: str) -> list[LabelVersion]:

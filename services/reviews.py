@@ -5,6 +5,12 @@ so listing, showing and deciding are governed like tools: the pack must grant th
 ``review``, and each check is one audit event. Deciding resumes the run *as the reviewer*: the
 graph's review gate (``agents.governance.governance_post``) checks the same right again from
 the run context, so no door (CLI, HTTP, ``langgraph dev``, SDK) can approve without it.
+
+A reviewer's edit of a report draft is also clinical feedback: when the edited impression or
+finding labels state a finding differently from the draft, and the case's stored label
+differs too, the reported case is corrected through ``services.feedback`` (the path of
+``sagehealth feedback``: the reviewer's relabel right, the pack's second-reviewer and
+propagation rules, a new label version, audit). The result is on ``RunResult.feedback``.
 """
 
 from __future__ import annotations
@@ -55,7 +61,8 @@ def decide(resources: Resources, caller: Caller, decision: ReviewDecision) -> Ru
         from core.errors import SageError
 
         raise SageError("only an edit carries output fields", hint="use `review edit THREAD --output ...`")
-    run_id = (snapshot_of(resources, decision.thread_id).values or {}).get("run_id")
+    values = snapshot_of(resources, decision.thread_id).values or {}
+    run_id = values.get("run_id")
     payload: dict[str, Any] = {"action": decision.action, "note": decision.note}
     if decision.output is not None:
         payload["output"] = decision.output
@@ -63,4 +70,31 @@ def decide(resources: Resources, caller: Caller, decision: ReviewDecision) -> Ru
         context = context_for(resources, caller, **run_options(resources, decision.thread_id))
         span.set_attribute(Attr.THREAD_ID, decision.thread_id)
         span.set_attribute(Attr.RUN_ID, str(run_id))
-        return resume_run(resources, context, decision.thread_id, payload)
+        paused = load_result(resources, decision.thread_id)
+        draft = dict((paused.review or {}).get("output") or paused.output or {})  # what the reviewer was shown
+        result = resume_run(resources, context, decision.thread_id, payload)
+    if decision.action == "edit" and decision.output and result.status == "done":
+        result = result.model_copy(update={"feedback": _edit_feedback(resources, caller, values, draft, decision)})
+    return result
+
+
+def _edit_feedback(resources: Resources, caller: Caller, values: dict[str, Any], draft: dict[str, Any], decision: ReviewDecision) -> dict[str, Any] | None:
+    """The correction a report draft's edit makes to the reported case (None: not a report of a known case, or nothing to correct)."""
+    from pydantic import ValidationError
+
+    from core.errors import SageError
+    from services.feedback import correct_from_review, edited_labels
+
+    request = values.get("request") or {}
+    case_id = (request.get("input") or {}).get("case_id")
+    if request.get("task") != "report" or not case_id:
+        return None
+    stated = edited_labels(draft, decision.output or {})
+    if not stated:
+        return None
+    try:
+        result = correct_from_review(resources, caller, case_id=str(case_id), stated=stated, run_id=values.get("run_id"))
+    except (SageError, ValidationError) as exc:  # the edit stands; the label correction is refused (and audited when the gate refused it)
+        message = exc.message if isinstance(exc, SageError) else "; ".join(e["msg"] for e in exc.errors(include_url=False))
+        return {"case_id": str(case_id), "status": "rejected", "reasons": [message]}
+    return result.model_dump(mode="json") if result is not None else None

@@ -102,7 +102,7 @@ class ToolDefinition:
     args_model: type[BaseModel]
     result_model: type[ToolResult]
     run: ToolFn
-    writes: bool = False  # side effects (label updates) are audited as writes
+    writes: bool = False  # a tool with side effects (none today: labels change only through the feedback loop)
 
 
 REGISTRY: dict[str, ToolDefinition] = {}

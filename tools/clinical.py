@@ -1,18 +1,18 @@
-"""Clinical knowledge tools: ``label_findings``, ``check_interactions`` and ``update_labels``.
+"""Clinical knowledge tools: ``label_findings`` and ``check_interactions`` (both read-only).
 
-``update_labels`` is the only tool here with a side effect. It is idempotent, so a node that
-re-runs after a crash or a resume does not write twice: unchanged labels are skipped, the
-raw-tier rows are written before the Qdrant payload (the raw store drops rows whose content
-is already there), and the payload update is a merge.
+There is deliberately no label-writing tool: a label change is a clinician's correction, which
+only the feedback loop records (``services.feedback`` -> ``lakehouse.feedback``: governed, a new
+label version, propagation per the pack, audit). An agent or chat turn that meets a correction
+hands it over to that loop (the chat ``feedback`` task), it never writes labels itself.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from lakehouse.findings import FindingState, check_finding, positive_findings
+from lakehouse.findings import FindingState, positive_findings
 from lakehouse.knowledge.interactions import Interaction
-from tools.base import Provenance, ToolDefinition, ToolDeps, ToolExecutionError, ToolResult, register_tool
+from tools.base import Provenance, ToolDefinition, ToolDeps, ToolResult, register_tool
 
 
 class LabelArgs(BaseModel):
@@ -63,52 +63,5 @@ def check_interactions(deps: ToolDeps, args: InteractionArgs) -> Interactions:
     return Interactions(interactions=found, provenance=Provenance(source="knowledge:interactions", ids=ids))
 
 
-class UpdateLabelsArgs(BaseModel):
-    """Arguments of ``update_labels``."""
-
-    case_id: str = Field(min_length=1, max_length=64, description="Case (report) id, e.g. 'CXR10'.")
-    labels: dict[str, FindingState] = Field(min_length=1, description="Finding key -> present | absent | uncertain.")
-    reason: str = Field(min_length=3, max_length=1000, description="Why the labels change (kept in the audit log).")
-
-    @field_validator("labels")
-    @classmethod
-    def _known_findings(cls, labels: dict[str, FindingState]) -> dict[str, FindingState]:
-        return {check_finding(k): v for k, v in labels.items()}
-
-
-class LabelUpdate(ToolResult):
-    """What changed (empty when the labels were already so)."""
-
-    case_id: str
-    changed: dict[str, FindingState]
-    label_version: int
-
-
-def update_labels(deps: ToolDeps, args: UpdateLabelsArgs) -> LabelUpdate:
-    """Set labels on one case in both tiers, idempotently."""
-    from lakehouse.raw.store import RawStore
-
-    store = deps.resources.store
-    points = store.retrieve([args.case_id])
-    if not points:
-        raise ToolExecutionError(f"case {args.case_id!r} is not in the semantic tier", hint="check the id with `sagehealth search`")
-    payload = points[0].payload
-    current: dict[str, FindingState] = dict(payload.get("labels", {}))
-    changed = {k: v for k, v in args.labels.items() if current.get(k) != v}
-    version = int(payload.get("label_version", 1))
-    if changed:
-        version += 1
-        rows = [
-            {"label_id": f"{args.case_id}:{k}", "report_id": args.case_id, "finding": k, "state": v, "label_version": version, "labeler": f"user:{deps.user}"}
-            for k, v in changed.items()
-        ]
-        RawStore(deps.settings).append("report_labels", rows, source="tool:update_labels", batch_id=deps.run_id or "manual")
-        deps.resources.drop("query")  # the cached DuckDB views hold the old snapshot
-        merged = {**current, **changed}
-        store.set_payload(args.case_id, {"labels": merged, "positive_findings": positive_findings(merged), "label_version": version})
-    return LabelUpdate(case_id=args.case_id, changed=changed, label_version=version, provenance=Provenance(source="lakehouse:labels", ids=[args.case_id]))
-
-
 register_tool(ToolDefinition(name="label_findings", description="Label a report text with the 14 CheXpert findings (present/absent/uncertain).", args_model=LabelArgs, result_model=FindingLabels, run=label_findings))
 register_tool(ToolDefinition(name="check_interactions", description="Check a proposed drug against current ones for known interactions (no current drugs: all its listed interactions).", args_model=InteractionArgs, result_model=Interactions, run=check_interactions))
-register_tool(ToolDefinition(name="update_labels", description="Correct a case's finding labels (clinician feedback; audited).", args_model=UpdateLabelsArgs, result_model=LabelUpdate, run=update_labels, writes=True))

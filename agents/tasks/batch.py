@@ -119,6 +119,15 @@ def generate_impressions(
 
 def _edit_batch(resources: Resources, batch: Sequence[BatchItem], k: int, base_filter: SearchFilter | None) -> tuple[list[list[Any]], list[str]]:
     """The ``rag`` mode in batches: the same retrieve-then-edit steps as the report task (agents.tasks.report_edit)."""
+    return edit_drafts(resources.store, resources.embedder, [b.findings for b in batch], [b.id for b in batch], k=k, base_filter=base_filter)
+
+
+def edit_drafts(store: Any, embedder: Any, texts: Sequence[str], ids: Sequence[str], *, k: int = 3, base_filter: SearchFilter | None = None) -> tuple[list[list[Any]], list[str]]:
+    """Retrieve-then-edit impressions (``rag``) for many findings texts on any store: (cited hits, impressions).
+
+    The engine of :func:`generate_impressions` in ``rag`` mode; evaluations that hold their own
+    store copy (``evals.feedback``) call it directly. Each item's own id is excluded.
+    """
     from agents.tasks.report_edit import (
         CANDIDATES,
         as_candidates,
@@ -128,8 +137,8 @@ def _edit_batch(resources: Resources, batch: Sequence[BatchItem], k: int, base_f
     )
     from lakehouse.labeler import label_text
     from lakehouse.retrieval import retrieve_batch
-    store, embedder = resources.store, resources.embedder
-    texts, excludes = [b.findings for b in batch], [[b.id] for b in batch]
+
+    texts, excludes = list(texts), [[i] for i in ids]
     labels = [dict(label_text(t)) for t in texts]
     neighbours = retrieve_batch(store, embedder, texts, k=CANDIDATES, exclude_ids=excludes, base_filter=base_filter)
     targets = [impression_findings(lab, as_candidates(n)) for lab, n in zip(labels, neighbours, strict=True)]

@@ -1,10 +1,12 @@
 """Task "feedback": a clinician's correction or rating typed in chat, handed to the feedback loop.
 
 Corrections must not be lost silently, and must not be applied by a router's guess either: a
-label change is a governed write (``update_labels``) that needs the case, the finding and the
-new state confirmed. So this task applies nothing: it echoes what it understood (case id,
-findings named, new state) and gives the exact ``sagehealth feedback`` command that records it
-(versioned, propagated, audited), filled in with what it understood.
+label change is a clinician's correction that needs the case, the finding and the new state
+confirmed, and only the feedback loop records one (``services.feedback``; there is no
+label-writing tool an agent could call). So this task applies nothing: it echoes what it
+understood (case id, findings named, new state) and hands over to the loop with the exact
+``sagehealth feedback`` command that records it (versioned, propagated, audited), filled in with
+what it understood.
 """
 
 from __future__ import annotations

@@ -67,6 +67,10 @@ def render_result(result: Any) -> None:
         console.print(f"[red]error:[/] {result.error.get('message')}" + (f"  [yellow]hint:[/] {result.error['hint']}" if result.error.get("hint") else ""))
     if result.output is not None:
         console.print_json(json.dumps(result.output, default=str))
+    feedback = getattr(result, "feedback", None)
+    if feedback:  # a reviewer's edit of a report draft corrected the case's labels
+        changed = ", ".join(f"{f}={s}" for f, s in sorted((feedback.get("labels") or {}).items())) if feedback.get("status") == "applied" else "; ".join(feedback.get("reasons") or [])
+        console.print(f"[bold]label correction[/] {feedback.get('event_id', '')} on {feedback.get('case_id')}: {feedback.get('status')}  {changed}")
 
 
 def _run_and_show(call: Any, person: tuple[str | None, str | None, str], as_json: bool) -> None:

@@ -21,12 +21,9 @@ from typing import Any
 from core.settings import Settings
 from lakehouse.feedback import journal
 from lakehouse.feedback.tables import FeedbackTables, dumps
-from lakehouse.findings import positive_findings
+from lakehouse.findings import NOT_STATED, positive_findings
 from lakehouse.semantic.base import SemanticStore
 from policies.audit import AuditEvent, AuditLog
-
-NOT_STATED = "not_stated"
-"""``report_labels.state`` of a finding a version no longer states (append-only: no row is deleted)."""
 
 
 def now_iso() -> str:

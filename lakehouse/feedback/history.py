@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.settings import Settings
-from lakehouse.feedback.apply import NOT_STATED
 from lakehouse.feedback.models import LabelVersion, Proposal
 from lakehouse.feedback.tables import FeedbackTables
+from lakehouse.findings import NOT_STATED
 
 
 def _ingest_versions(settings: Settings, case_id: str, known: set[int]) -> list[LabelVersion]:

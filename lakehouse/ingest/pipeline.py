@@ -32,10 +32,12 @@ from lakehouse.ingest.indiana import IndianaReport, ReadStats, read_indiana
 from lakehouse.ingest.semantic_writer import (
     LABELER,
     SemanticBatch,
+    StoredLabels,
     access_tags,
     build_points,
     label_reports,
     label_rows,
+    stored_labels,
 )
 from lakehouse.raw.schema import TABLES, split_for
 from lakehouse.raw.store import RawStore
@@ -160,9 +162,7 @@ class Ingestor:
         self._ensured = False
         self._embedder: Any = embedder
         self._patients = {r["patient_id"]: r for r in self.raw.scan("patients").to_pylist()}
-        self._labels: dict[str, dict[str, tuple[str, int]]] = {}
-        for r in self.raw.scan("report_labels").select(["report_id", "finding", "state", "label_version"]).to_pylist():
-            self._labels.setdefault(r["report_id"], {})[r["finding"]] = (r["state"], r["label_version"])
+        self._labels = stored_labels(self.raw)  # with the feedback versions a re-ingest must keep
 
     @property
     def store(self) -> Any:
@@ -254,7 +254,7 @@ class Ingestor:
         semantic.upsert(points)
         self.report.points_upserted += len(points)
         for rep in labelled:
-            self._labels[rep.row["report_id"]] = {k: (v, rep.label_version) for k, v in rep.labels.items()}
+            self._labels[rep.row["report_id"]] = StoredLabels(states=dict(rep.labels), version=rep.label_version, feedback=set(rep.kept), reading=rep.reading)
 
 
     def _refresh_access_tags(self, rows: list[Any], todo: set[str], patients: dict[str, dict[str, Any]], counts: dict[str, Any]) -> None:

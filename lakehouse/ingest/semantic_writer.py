@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.settings import Settings
-from lakehouse.findings import FINDING_KEYS, Labels, positive_findings
+from lakehouse.findings import FINDING_KEYS, NOT_STATED, Labels, positive_findings
 from lakehouse.raw.store import content_hash
 from lakehouse.raw.tables import coerce_row
 from lakehouse.semantic.base import CasePoint, SemanticStore
@@ -33,40 +33,124 @@ NORMAL_SENTENCE = "No acute cardiopulmonary abnormality."
 
 @dataclass
 class LabelledReport:
-    """A report row with its labels and the label version they get."""
+    """A report row with its labels and the label version they get.
+
+    ``kept``: findings whose state a clinician's feedback set and the text does not contradict
+    anew (no ingest row is written for them); ``dropped``: findings stated before and no longer.
+    """
 
     row: dict[str, Any]
     source: str
     labels: Labels
     label_version: int
+    kept: set[str] = field(default_factory=set)
+    dropped: set[str] = field(default_factory=set)
+    reading: dict[str, str] = field(default_factory=dict)
+    unchanged: bool = False  # the raw tier already holds exactly these labels: no row to write
 
 
-def label_reports(rows: Sequence[tuple[dict[str, Any], str]], current_labels: dict[str, dict[str, tuple[str, int]]]) -> list[LabelledReport]:
+@dataclass
+class StoredLabels:
+    """A report's labels as the raw tier holds them.
+
+    ``states``: the current state per finding (the latest ``report_labels`` row; "not stated"
+    left out); ``feedback``: findings whose latest row a feedback version wrote (correction,
+    propagation, rollback, import); ``reading``: the labeler's last reading of the report text,
+    which a correction does not change.
+    """
+
+    states: dict[str, str] = field(default_factory=dict)
+    version: int = 0
+    feedback: set[str] = field(default_factory=set)
+    reading: dict[str, str] = field(default_factory=dict)
+
+
+def stored_labels(raw: Any) -> dict[str, StoredLabels]:
+    """Report id -> :class:`StoredLabels`, from every version of ``report_labels``."""
+    data = raw.scan("report_labels", history=True)
+    columns = ["label_id", "report_id", "finding", "state", "label_version", "labeler", "_version"]
+    latest: dict[str, dict[str, Any]] = {}
+    read: dict[str, dict[str, Any]] = {}
+    for r in data.select(columns).to_pylist() if data.num_rows else []:
+        key = r["label_id"]
+        if key not in latest or r["_version"] > latest[key]["_version"]:
+            latest[key] = r
+        if r["labeler"] == LABELER and (key not in read or r["_version"] > read[key]["_version"]):
+            read[key] = r
+    out: dict[str, StoredLabels] = {}
+    for key, r in latest.items():
+        stored = out.setdefault(r["report_id"], StoredLabels())
+        stored.version = max(stored.version, int(r["label_version"]))
+        if r["state"] != NOT_STATED:
+            stored.states[r["finding"]] = r["state"]
+        if r["labeler"] != LABELER:
+            stored.feedback.add(r["finding"])
+        ingest = read.get(key)
+        if ingest is not None and ingest["state"] != NOT_STATED:
+            stored.reading[r["finding"]] = ingest["state"]
+    return out
+
+
+def merge_labels(reading: dict[str, str], stored: StoredLabels | None) -> tuple[dict[str, str], set[str]]:
+    """The labels of a (re-)ingested report: the labeler's reading, except where feedback stands; and the findings it keeps.
+
+    A clinician's correction is a later version than the labeler's reading of the same text, so
+    re-reading an unchanged report keeps it. When the report text itself changed, a finding
+    whose reading changed too is read afresh (the amended report says something new about it,
+    a correction of the old text no longer applies); the other corrections stay, and
+    ``no_finding`` is recomputed from the result (as the feedback loop does).
+    """
+    if stored is None or not stored.feedback:
+        return dict(reading), set()
+    if reading == stored.reading:
+        return dict(stored.states), set(stored.feedback)
+    kept = {f for f in stored.feedback if reading.get(f) == stored.reading.get(f)}
+    out = {f: s for f, s in reading.items() if f not in kept}
+    out |= {f: stored.states[f] for f in kept if f in stored.states}
+    if kept - {"no_finding"}:
+        from lakehouse.feedback.session import with_no_finding
+
+        out = dict(with_no_finding(out, explicit=False))  # type: ignore[arg-type]
+        kept.discard("no_finding")
+    return out, kept
+
+
+def label_reports(rows: Sequence[tuple[dict[str, Any], str]], current: dict[str, StoredLabels]) -> list[LabelledReport]:
     """Label report rows; a report whose labels changed gets the next label version.
 
     Args:
         rows: (report row, source file) pairs.
-        current_labels: report_id -> finding -> (state, label_version) from the raw tier.
+        current: report_id -> what the raw tier holds (:func:`stored_labels`); feedback there
+            survives a re-ingest (:func:`merge_labels`).
     """
     from lakehouse.labeler import label_report
 
     out: list[LabelledReport] = []
     for row, source in rows:
-        labels = label_report(row.get("findings") or "", row.get("impression") or "")
-        old = current_labels.get(row["report_id"], {})
-        old_version = max((v for _, v in old.values()), default=0)
-        same = old and {k: s for k, (s, _) in old.items()} == dict(labels)
-        out.append(LabelledReport(row, source, dict(labels), old_version if same else old_version + 1))
+        reading = dict(label_report(row.get("findings") or "", row.get("impression") or ""))
+        stored = current.get(row["report_id"])
+        labels, kept = merge_labels(reading, stored)
+        before = stored.states if stored is not None else {}
+        version = stored.version if stored is not None else 0
+        same = stored is not None and labels == before
+        dropped = {f for f in before if f not in labels and f not in kept}
+        out.append(LabelledReport(row, source, labels, version if same else version + 1, kept=kept, dropped=dropped, reading=reading, unchanged=same))  # type: ignore[arg-type]
     return out
 
 
 def label_rows(reports: Sequence[LabelledReport]) -> list[dict[str, Any]]:
-    """``report_labels`` rows: one per finding the labeler stated, in the 14-finding order."""
+    """``report_labels`` rows: one per finding the labeler stated (or no longer states), in the 14-finding order.
+
+    Findings held by feedback (``kept``) get no row: their latest row stays the feedback one.
+    """
     rows = []
     for rep in reports:
         for finding in FINDING_KEYS:
-            if finding in rep.labels:
-                rows.append({"label_id": f"{rep.row['report_id']}/{finding}", "report_id": rep.row["report_id"], "finding": finding, "state": rep.labels[finding], "label_version": rep.label_version, "labeler": LABELER})
+            if rep.unchanged or finding in rep.kept:
+                continue
+            state = rep.labels.get(finding, NOT_STATED if finding in rep.dropped else None)
+            if state is not None:
+                rows.append({"label_id": f"{rep.row['report_id']}/{finding}", "report_id": rep.row["report_id"], "finding": finding, "state": state, "label_version": rep.label_version, "labeler": LABELER})
     return rows
 
 

@@ -48,7 +48,7 @@ def test_invalid_plan_is_repaired_not_executed_blindly() -> None:
         "task": "report",
         "steps": [
             {"agent": "task", "tools": ["label_findings", "get_patient_record"]},  # get_patient_record is not a task-agent tool
-            {"agent": "data", "tools": ["retrieve_similar_cases", "update_labels"]},  # update_labels denied to the role
+            {"agent": "data", "tools": ["retrieve_similar_cases", "update_labels"]},  # update_labels: denied to the role (and no tool since #19)
             {"agent": "hacker", "tools": ["rm"]},  # unknown agent
             {"agent": "model", "tools": ["generate_text"]},
         ],
