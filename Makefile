@@ -45,7 +45,7 @@ adapter: $(STAMP)
 # The browser tests (tests/http/test_browser.py) drive Debian's Chromium through Playwright; Playwright's
 # own browser download is never used (offline). Missing and not installable: an error, not a skip.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the browser tests"; \
+	@[ -n "$$SAGE_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || { echo "installing Debian's chromium for the browser tests"; \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  { echo "ERROR: chromium is missing and could not be installed (apt-get install -y chromium)" >&2; exit 1; }; }
 
