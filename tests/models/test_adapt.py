@@ -127,7 +127,6 @@ def test_reload_and_switch_gives_each_adapters_outputs(settings: Settings, train
         switcher.activate("missing")
 
 
-@pytest.mark.slow  # minutes on 2 cores: `make test-all`
 def test_interrupted_training_resumes_to_the_same_weights(settings: Settings, trained: dict) -> None:
     from safetensors.torch import load_file
 

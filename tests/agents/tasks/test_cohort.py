@@ -28,7 +28,6 @@ def test_model_written_sql_is_guarded_before_it_runs(direct) -> None:  # noqa: A
     assert len(direct.calls) == before  # refused before any query ran
 
 
-@pytest.mark.slow  # minutes on 2 cores: `make test-all`
 def test_model_fallback_end_to_end_with_real_model(direct) -> None:  # noqa: ANN001
     task = CohortInput(question="which observation names exist", max_new_tokens=16)
     evidence = SPEC.retrieve(direct, task)

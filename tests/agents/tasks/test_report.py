@@ -52,7 +52,6 @@ def test_rag_edits_a_label_matched_case_without_the_model(direct, small_lakehous
     assert not any("names findings" in r for r in draft.review_reasons)
 
 
-@pytest.mark.slow  # minutes on 2 cores: `make test-all`
 def test_rag_lm_cites_real_cases_and_excludes_the_query(direct, small_lakehouse) -> None:  # noqa: ANN001
     from lakehouse.semantic import open_store
 
