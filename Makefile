@@ -14,7 +14,7 @@ export TOKENIZERS_PARALLELISM = false
 # Idle OpenMP threads sleep instead of spinning (a busy 2-core machine otherwise stalls them).
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: chromium demo test test-all lint install clean benchmarks evals eval adapter
+.PHONY: chromium server-overlay demo test test-all lint install clean benchmarks evals eval adapter
 
 # The report adapter `make adapter` trains (about an hour on 2 CPU cores; minutes on a GPU).
 ADAPTER       ?= impression-lora
@@ -42,6 +42,22 @@ demo: $(STAMP)
 adapter: $(STAMP)
 	$(BIN)/sagehealth adapt train --name $(ADAPTER) --max-steps $(ADAPTER_STEPS) --eval-limit 40
 
+# `langgraph dev` for tests/http/test_langgraph_server.py, in a folder of its own that only the
+# server process puts on its path: langgraph-api 0.16 pins grpcio<1.82, protobuf<7 and
+# jsonschema-rs<0.45, older than the dev venv's (schemathesis needs the newer jsonschema-rs).
+SERVER_OVERLAY := $(VENV)/server-overlay
+SERVER_PKGS := langgraph-cli==0.4.40 langgraph-api==0.16.7 langgraph-runtime-inmem==0.36.7 \
+  blockbuster==1.5.29 cloudpickle==3.1.3 croniter==7.0.0 forbiddenfruit==0.1.4 grpcio==1.81.2 \
+  grpcio-health-checking==1.81.1 grpcio-tools==1.81.1 httptools==0.9.0 jsonschema-rs==0.44.1 \
+  opentelemetry-exporter-prometheus==0.66b2 prometheus-client==0.26.0 protobuf==6.33.6 \
+  structlog==25.5.0 uvloop==0.23.0 watchfiles==1.3.0
+
+server-overlay: $(SERVER_OVERLAY)/.installed
+
+$(SERVER_OVERLAY)/.installed: $(STAMP)
+	$(BIN)/pip install -q --no-deps --target $(SERVER_OVERLAY) $(SERVER_PKGS)
+	touch $@
+
 # The browser tests (tests/http/test_browser.py) drive Debian's Chromium through Playwright; Playwright's
 # own browser download is never used (offline). Missing and not installable: an error, not a skip.
 chromium:
@@ -49,11 +65,11 @@ chromium:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  { echo "ERROR: chromium is missing and could not be installed (apt-get install -y chromium)" >&2; exit 1; }; }
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium $(SERVER_OVERLAY)/.installed
 	$(BIN)/ruff check core lakehouse models policies tools agents graphs services app evals tests benchmarks
 	$(BIN)/pytest || [ $$? -eq 5 ]  # exit 5 = no tests collected
 
-test-all: $(STAMP)
+test-all: $(STAMP) chromium $(SERVER_OVERLAY)/.installed
 	$(BIN)/pytest -m ''
 
 lint: $(STAMP)
