@@ -46,6 +46,7 @@ from tools.governed import ActionDeniedError, decide_outside
 from tools.mcp_client import (
     OUTSIDE_PREFIX,
     McpConfig,
+    OutsideAnswer,
     OutsideServer,
     OutsideToolError,
     call_tool,
@@ -56,16 +57,6 @@ from tools.mcp_client import (
 from tools.resources import Resources
 
 __all__ = ["McpConfig", "OutsideAnswer", "OutsideToolbox", "OutsideToolset", "load_config", "outside_decision", "outside_tools", "outside_tools_sync"]
-
-
-class OutsideAnswer(BaseModel):
-    """What an agent gets back from an outside tool."""
-
-    tool: str = Field(description="mcp:<server>:<tool>")
-    text: str = Field(description="The answer; empty when withheld.")
-    untrusted: bool = True
-    withheld: bool = Field(False, description="The answer looked like prompt injection and was not passed on.")
-    flagged: list[str] = Field(default_factory=list, description="Where the injection patterns matched.")
 
 
 class OutsideToolset(BaseModel):

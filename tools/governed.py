@@ -40,7 +40,7 @@ from core.errors import SageError
 from core.telemetry import Attr, get_tracer
 from tools.base import Provenance, ToolDeniedError, ToolDeps, ToolError, ToolExecutionError, ToolResult
 from tools.governance import decision_fields
-from tools.mcp_client import OutsideToolError, is_outside, qualified_name, split_name
+from tools.mcp_client import OutsideAnswer, OutsideToolError, is_outside, qualified_name, split_name
 from tools.registry import as_structured_tool, get_tool, tools_for_agent
 
 if TYPE_CHECKING:
@@ -85,14 +85,8 @@ def safe_error(exc: BaseException) -> str:
 OUTSIDE_TOOL_AGENTS = frozenset({"data"})
 
 
-class OutsideResult(ToolResult):
-    """What an outside MCP tool answered, as an agent gets it: untrusted, possibly withheld."""
-
-    tool: str
-    text: str = ""
-    untrusted: bool = True
-    withheld: bool = False
-    flagged: list[str] = []
+class OutsideResult(OutsideAnswer, ToolResult):
+    """What an outside MCP tool answered, as an agent gets it (untrusted, possibly withheld), with provenance."""
 
 
 # Administration is never implied by a role's "*": it must be named in the role's allowed_tools.
@@ -276,8 +270,7 @@ class GovernedInvoker:
                 error = ToolArgumentError(f"invalid arguments for outside tool {name}: {type(exc).__name__}", hint=f"see the schema of {name}")
                 self._finish(span, name, call_id, started, "failed", error, audit=not wrapped)
                 raise error from exc
-            result = OutsideResult(**{k: v for k, v in dict(answer).items() if k in OutsideResult.model_fields},
-                                   provenance=Provenance(source=f"mcp:{server}", ids=[name]))
+            result = OutsideResult(**OutsideAnswer.model_validate(answer).model_dump(), provenance=Provenance(source=f"mcp:{server}", ids=[name]))
             if result.withheld:
                 span.set_attribute("sage.tool.withheld", True)
                 self.decisions.append({"stage": "tool", "agent": self.agent, "tool": name, "effect": "redact", "rule": "injection-guard", "run_id": self.deps.run_id,

@@ -39,6 +39,16 @@ class McpConfigError(ToolError):
     """The MCP configuration (file or environment) is not valid; the message names the field."""
 
 
+class OutsideAnswer(BaseModel):
+    """What an outside tool's governed wrapper hands an agent: untrusted text, or nothing when withheld."""
+
+    tool: str = Field(description="mcp:<server>:<tool>")
+    text: str = Field("", description="The answer; empty when withheld.")
+    untrusted: bool = True
+    withheld: bool = Field(False, description="The answer looked like prompt injection and was not passed on.")
+    flagged: list[str] = Field(default_factory=list, description="Where the injection patterns matched.")
+
+
 class OutsideServer(BaseModel):
     """One outside MCP server."""
 
