@@ -49,15 +49,14 @@ def auth(secret: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def server(app: FastAPI) -> Iterator[str]:
     """The same app behind a real uvicorn server on 127.0.0.1 (a free port), in a thread."""
-    import socket
     import threading
     import time
 
     import uvicorn
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    from tests.servers import free_port
+
+    port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)

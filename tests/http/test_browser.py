@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import pytest
 
 from core.settings import Settings
 from services.keys import store_for
+from tests.servers import free_port, stop
 from tools.resources import Resources
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,12 +51,6 @@ class Live:
         return httpx.Client(base_url=self.url, headers={"x-api-key": self.keys[who]}, timeout=120)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live(home_copy: Callable[[Path], Settings], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """`sagehealth serve` on 127.0.0.1 in a temporary home, with a clinician's and a researcher's key; warmed up."""
@@ -65,7 +59,7 @@ def live(home_copy: Callable[[Path], Settings], tmp_path_factory: pytest.TempPat
     store = store_for(resources)
     keys = {"clinician": store.create("dr-web", "clinician", "treatment").secret, "researcher": store.create("res-web", "researcher", "research").secret}
     resources.close()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SAGE_HOME": str(settings.home), "SAGE_CHECKPOINTER": settings.checkpointer, "PYTHONPATH": str(ROOT)}
     log_path = settings.home / "serve.log"
     with log_path.open("wb") as log:
@@ -90,12 +84,7 @@ def live(home_copy: Callable[[Path], Settings], tmp_path_factory: pytest.TempPat
             assert http.post("/api/chat", json={"message": "find similar prior cases to a normal chest", "stream": False}).status_code == 200
         yield found
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=15)
 
 
 @pytest.fixture(scope="module")

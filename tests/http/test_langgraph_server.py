@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from langgraph_sdk.errors import AuthenticationError
 
 from core.settings import Settings
 from policies.audit import AuditLog
+from tests.servers import free_port, stop
 
 REPO = Path(__file__).resolve().parents[2]
 # langgraph-api pins older grpcio/protobuf/jsonschema-rs than the dev venv holds, so `make test-all`
@@ -48,12 +48,6 @@ WHO = {"clinician": ("dr-srv", "clinician", "treatment"), "researcher": ("res-sr
 _OUTSIDE = ("LANGSMITH_API_KEY", "LANGCHAIN_API_KEY", "LANGGRAPH_API_KEY", "LANGSMITH_ENDPOINT", "LANGCHAIN_ENDPOINT")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(home_copy: Callable[[Path], Settings], tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settings, dict[str, str]]]:
     """``langgraph dev`` on a free port over a copy of the small lakehouse; yields (url, settings, keys by role)."""
@@ -61,7 +55,7 @@ def served(home_copy: Callable[[Path], Settings], tmp_path_factory: pytest.TempP
 
     settings = home_copy(tmp_path_factory.mktemp("lgserver") / "home")
     keys = {name: KeyStore(settings.home / "keys.json").create(*who).secret for name, who in WHO.items()}
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in _OUTSIDE}
     env.update({
         "SAGE_HOME": str(settings.home), "PYTHONPATH": os.pathsep.join([*_server_path(), str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
@@ -88,11 +82,7 @@ def served(home_copy: Callable[[Path], Settings], tmp_path_factory: pytest.TempP
             pytest.fail("langgraph dev did not answer /ok within 120 s:\n" + (workdir / "server.log").read_text()[-3000:])
         yield url, settings, keys
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
         log.close()
 
 

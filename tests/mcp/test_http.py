@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -17,14 +16,9 @@ from mcp.client.streamable_http import streamablehttp_client
 
 from core.settings import Settings
 from services.keys import KeyStore
+from tests.servers import free_port, stop
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(home: Path, serve_command: list[str], env: dict[str, str], suffix: str = "") -> Generator[tuple[str, dict[str, str]], None, None]:
@@ -43,8 +37,7 @@ def start_server(home: Path, serve_command: list[str], env: dict[str, str], suff
                 time.sleep(0.5)
         yield url, keys
     finally:
-        child.terminate()
-        child.wait(timeout=30)
+        stop(child, timeout=30)
 
 
 @pytest.fixture(scope="module")
