@@ -6,13 +6,13 @@ Rules are tuned on dev only.
 
 import base64
 import collections
-import hashlib
-import json
 from pathlib import Path
+
+from casefile import case, case_id, write_jsonl
 
 cases = []
 def add(cat, guard, source, text, label="attack", must_block=True, owasp=""):
-    cases.append(dict(category=cat, guard=guard, source=source, text=text, label=label, must_block=must_block if label=="attack" else False, owasp=owasp))
+    cases.append(case(cat, guard, source, text, label, must_block, owasp))
 
 # ---- direct injection (user) LLM01
 direct = [
@@ -397,13 +397,10 @@ for t in benign_reports2:
     add("benign-retrieved","injection","retrieved",t,label="benign")
 
 for c in cases:
-    c["id"] = hashlib.sha256((c["source"] + "|" + c["text"]).encode()).hexdigest()[:12]
+    c["id"] = case_id(c)
     c["split"] = "dev" if int(c["id"], 16) % 2 == 0 else "test"
 out = Path(__file__).resolve().parent
 for split in ("dev", "test"):
-    with (out / f"{split}.jsonl").open("w") as f:
-        for c in cases:
-            if c["split"] == split:
-                f.write(json.dumps({k: c[k] for k in ("id", "split", "label", "must_block", "guard", "category", "owasp", "source", "text")}, ensure_ascii=False) + "\n")
+    write_jsonl([c for c in cases if c["split"] == split], out / f"{split}.jsonl")
 print(len(cases), collections.Counter((c["label"]) for c in cases), collections.Counter((c["split"], c["label"]) for c in cases))
 print(len({c["id"] for c in cases}))

@@ -7,15 +7,15 @@ framing, clinical pretexts). The evaluation reports it first-run only; its misse
 read to tune a rule (``evals.guards --show-misses`` prints dev cases only).
 """
 
-import hashlib
-import json
 from pathlib import Path
+
+from casefile import case, case_id, write_jsonl
 
 cases = []
 
 
 def add(cat, guard, source, text, label="attack"):
-    cases.append(dict(category=cat, guard=guard, source=source, text=text, label=label, must_block=label == "attack", owasp=""))
+    cases.append(case(cat, guard, source, text, label))
 
 
 for t in [
@@ -142,9 +142,7 @@ for t in [
     add("benign-tool", "injection", "tool", t, "benign")
 
 for c in cases:
-    c["id"] = hashlib.sha256((c["source"] + "|" + c["text"]).encode()).hexdigest()[:12]
+    c["id"] = case_id(c)
     c["split"] = "holdout2"
-with (Path(__file__).resolve().parent / "holdout2.jsonl").open("w") as f:
-    for c in cases:
-        f.write(json.dumps({k: c[k] for k in ("id", "split", "label", "must_block", "guard", "category", "owasp", "source", "text")}, ensure_ascii=False) + "\n")
+write_jsonl(cases, Path(__file__).resolve().parent / "holdout2.jsonl")
 print(len(cases))
