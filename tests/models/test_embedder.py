@@ -77,3 +77,44 @@ def test_settings_choose_the_embedder_from_the_zoo(tmp_path) -> None:  # noqa: A
         TextEmbedder.from_settings(Settings(home=tmp_path, embed_model="smollm2-135m"))
     with pytest.raises(SageError, match="no-such-embedder"):
         TextEmbedder.from_settings(Settings(home=tmp_path, embed_model="no-such-embedder"))
+
+
+def test_concurrent_callers_get_the_vectors_they_would_get_alone(embedder: TextEmbedder) -> None:
+    import threading
+
+    texts = [f"Small {side} pleural effusion, {size} in size." for side in ("left", "right") for size in ("tiny", "moderate", "large")] + ["Heart size is normal."]
+    alone = {t: embedder.embed([t, "Heart size is normal."]) for t in texts}
+    passes_before = embedder._coalescer.passes
+    got: dict[str, np.ndarray] = {}
+    start = threading.Barrier(len(texts))
+
+    def call(text: str) -> None:
+        start.wait()
+        for _ in range(3):
+            got[text] = embedder.embed([text, "Heart size is normal."])
+
+    threads = [threading.Thread(target=call, args=(t,)) for t in texts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for text in texts:
+        np.testing.assert_allclose(got[text], alone[text], atol=1e-5)  # padding inside a shared pass changes nothing
+    assert embedder._coalescer.passes - passes_before < 3 * len(texts)  # requests shared passes
+
+
+def test_identical_texts_are_embedded_once(embedder: TextEmbedder) -> None:
+    seen: list[int] = []
+    forward = embedder._forward
+
+    def counting(batch: list[str]):  # noqa: ANN202
+        seen.append(len(batch))
+        return forward(batch)
+
+    embedder._forward = counting  # type: ignore[method-assign]
+    try:
+        v = embedder.embed(["Cardiomegaly.", "Edema.", "Cardiomegaly."])
+    finally:
+        del embedder._forward
+    assert seen == [2]
+    np.testing.assert_array_equal(v[0], v[2])
