@@ -52,6 +52,9 @@ _UNCERTAIN = {"PERSON", "LOCATION", "CITY", "STREET_ADDRESS"}
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _VERTEBRA = re.compile(r"[ctls]\d{1,2}(?:-[ctls]?\d{1,2})?")
 _SPAN_WORD = re.compile(r"[^\s,;:()/\"]+")
+_TOOL_ID = re.compile(r"\bmcp:[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)?")
+"""An outside tool's name (``mcp:server:tool``): configuration, never a person or a place.
+The NER model read "tool mcp" and "kb" in such names as names."""
 _TITLE = re.compile(r"^(?:dr|mr|mrs|ms|miss|prof)\.?\s+", re.IGNORECASE)
 
 
@@ -160,8 +163,9 @@ class Redactor:
 
         if r.entity_type not in _UNCERTAIN or (r.recognition_metadata or {}).get("recognizer_name") == KNOWN_RECOGNIZER:
             return r
-        words = list(_SPAN_WORD.finditer(text, r.start, r.end))
-        if not words or _allowed(text[r.start:r.end], self.allow):
+        tool_ids = [m.span() for m in _TOOL_ID.finditer(text) if m.start() < r.end and r.start < m.end()]
+        words = [w for w in _SPAN_WORD.finditer(text, r.start, r.end) if not any(a <= w.start() and w.end() <= b for a, b in tool_ids)]
+        if not words or _allowed(" ".join(w.group() for w in words), self.allow | {"mcp", "tool"} if tool_ids else self.allow):
             return None
 
         def clinical(m: re.Match[str]) -> bool:

@@ -63,9 +63,15 @@ def test_identifier_formats(redactor: Redactor, text: str, expected: str) -> Non
     "Creatinine 1.4 mg/dL, INR 2.8, BNP 850 pg/mL.",
     "Report reviewed. XR Chest 2 Views. Kerley B lines.",
     "Source: FDA label Coumadin (warfarin) section 7 Drug Interactions (antiplatelet agents).",
+    "tool mcp:pubmed:search failed; outside mcp:kb:lookup answered.",
 ])
 def test_clinical_text_is_kept(redactor: Redactor, text: str) -> None:
     assert redactor.redact(text).text == text
+
+
+def test_a_name_next_to_an_outside_tool_name_is_still_masked(redactor: Redactor) -> None:
+    out = redactor.redact("Patient: John Smith asked mcp:kb:lookup about Dr. Alice Wong.").text
+    assert out == "Patient: [NAME] asked mcp:kb:lookup about Dr. [NAME]."
 
 
 def test_known_name_needs_full_name_when_it_is_a_clinical_word() -> None:
