@@ -17,7 +17,8 @@ bootstrap interval.
 
 The propagation threshold is chosen by :func:`tune_threshold` on the train split only (another
 noise seed, no test case is read): the lowest similarity threshold whose propagation precision
-stays at or above ``TUNE_MIN_PRECISION`` (``--tune`` writes ``results/feedback_tuning.json``).
+stays at or above ``TUNE_MIN_PRECISION``, and the smallest candidate cap that cuts nothing that threshold
+admits (``--tune`` writes ``results/feedback_tuning.json``).
 
 Run: ``python -m evals.feedback --cycles 5 --runs 20`` (needs an ingested SAGE_HOME).
 """
@@ -44,6 +45,8 @@ from policies.feedback_rules import FeedbackRules
 RESULTS = Path(__file__).parent / "results" / "feedback.json"
 TUNING = Path(__file__).parent / "results" / "feedback_tuning.json"
 TUNE_GRID = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
+TUNE_CAPS = (30, 100, 300, 1000, 3000, 10_000)
+"""Candidate caps tried; the largest exceeds the train split, so it is "no cap"."""
 TUNE_MIN_PRECISION = 0.95
 """Margin over the 0.9 target: the tuned threshold must keep precision on another noise seed."""
 FINDINGS = ("cardiomegaly", "pleural_effusion", "atelectasis", "edema", "lung_opacity")
@@ -60,7 +63,9 @@ class CycleRow(BaseModel):
     proposals_applied: int
     propagation_precision: float | None = Field(description="Applied proposals whose new state is the truth (cumulative).")
     propagation_recall: float | None = Field(description="Originally noisy labels fixed by propagation / (those + originally noisy labels still wrong) (cumulative).")
-    neighbourhood_recall: float | None = Field(description="Among the nearest max_candidates cases of each corrected one that carried the same error, the share propagation fixed (cumulative).")
+    neighbourhood_recall: float | None = Field(
+        description="Among the train cases that carried a corrected finding's error within its max_candidates nearest (the whole train split once the cap exceeds it), "
+                    "the share propagation fixed (cumulative).")
     macro_f1: float
     macro_f1_ci: tuple[float, float]
 
@@ -77,9 +82,9 @@ class FeedbackEvalResult(BaseModel):
     load_average: tuple[float, float, float]
 
 
-def _rules(arm: str, threshold: float) -> FeedbackRules:
+def _rules(arm: str, threshold: float, max_candidates: int) -> FeedbackRules:
     # Every proposal that passes the arm's checks is applied (the clinician approves the queue), so arms differ only in the checks.
-    return FeedbackRules(propagate=arm in ("no_text", "full"), require_text_support=arm == "full", similarity_threshold=threshold, auto_apply_confidence=0.0,
+    return FeedbackRules(propagate=arm in ("no_text", "full"), require_text_support=arm == "full", similarity_threshold=threshold, max_candidates=max_candidates, auto_apply_confidence=0.0,
                          high_impact_findings=[], propagate_splits=["train"])
 
 
@@ -96,14 +101,14 @@ def _copy(source: Settings, folder: Path, store: object) -> Settings:
 class _Arm:
     """One arm's corpus copy, counters and rows."""
 
-    def __init__(self, name: str, settings: Settings, truth: sim.Truth, threshold: float) -> None:
+    def __init__(self, name: str, settings: Settings, truth: sim.Truth, threshold: float, max_candidates: int) -> None:
         from lakehouse.semantic import open_store
         from policies.audit import AuditLog
 
         self.name, self.settings, self.truth = name, settings, truth
         self.store = open_store(settings)
         self.audit = AuditLog(settings.home / "audit.jsonl")
-        self.rules = _rules(name, threshold)
+        self.rules = _rules(name, threshold, max_candidates)
         self.applied = self.correct = self.prop_fixed = 0
         self.hood = self.hood_fixed = 0
         self.rows: list[CycleRow] = []
@@ -140,7 +145,7 @@ class _Arm:
 
 
 def evaluate_feedback(settings: Settings, *, cycles: int = 5, runs_per_cycle: int = 20, noise: float = 0.3, n_test: int = 300, k: int = 3, threshold: float = 0.7,
-                      seed: int = 0, bootstrap_rounds: int = 1000, arms: Sequence[str] = ARMS, out_path: Path | None = RESULTS, draft_mode: str = "rag") -> FeedbackEvalResult:
+                      max_candidates: int = 1000, seed: int = 0, bootstrap_rounds: int = 1000, arms: Sequence[str] = ARMS, out_path: Path | None = RESULTS, draft_mode: str = "rag") -> FeedbackEvalResult:
     """Run every arm over the same noise and report runs; returns (and writes) the per-cycle figures."""
     import os
 
@@ -163,7 +168,7 @@ def evaluate_feedback(settings: Settings, *, cycles: int = 5, runs_per_cycle: in
     work = Path(tempfile.mkdtemp(prefix="sage-feedback-eval-"))
     try:
         for name in arms:
-            arm = _Arm(name, _copy(settings, work / name, source), truth, threshold)
+            arm = _Arm(name, _copy(settings, work / name, source), truth, threshold, max_candidates)
             source = open_store(settings)
             import_labels(arm.settings, flips, Clinician(user="eval-noise", role="radiologist", purpose="quality"), f"evaluation noise {noise}", audit=arm.audit, store=arm.store)
             for cycle in range(cycles + 1):
@@ -189,29 +194,32 @@ def evaluate_feedback(settings: Settings, *, cycles: int = 5, runs_per_cycle: in
         source.close()
         shutil.rmtree(work, ignore_errors=True)
     return _finish(result_arms, preds, refs, dict(cycles=cycles, runs_per_cycle=runs_per_cycle, noise=noise, findings=list(FINDINGS), n_test=len(tests), k=k, threshold=threshold,
-                   seed=seed, bootstrap_rounds=bootstrap_rounds, noisy_labels=len(noisy), train_cases=len(truth), draft_mode=draft_mode),
+                   max_candidates=max_candidates, seed=seed, bootstrap_rounds=bootstrap_rounds, noisy_labels=len(noisy), train_cases=len(truth), draft_mode=draft_mode),
                    bootstrap_rounds, seed, started, os.getloadavg(), out_path)
 
 
 class ThresholdRow(BaseModel):
-    """Propagation at one similarity threshold on the tuning seed (train split only)."""
+    """Propagation at one (similarity threshold, candidate cap) on the tuning seed (train split only)."""
 
     threshold: float
+    max_candidates: int
     proposals: int
     precision: float | None
-    neighbourhood_recall: float | None
+    recall: float | None = Field(description="Share of the train cases carrying each corrected finding's error (old label, true state = new) that got a right proposal.")
 
 
-def tune_threshold(settings: Settings, *, seed: int = 1, noise: float = 0.3, corrections: int = 150, grid: Sequence[float] = TUNE_GRID,
+def tune_threshold(settings: Settings, *, seed: int = 1, noise: float = 0.3, corrections: int = 150, grid: Sequence[float] = TUNE_GRID, caps: Sequence[int] = TUNE_CAPS,
                    min_precision: float = TUNE_MIN_PRECISION, out_path: Path | None = TUNING) -> dict[str, Any]:
-    """Choose the propagation threshold on the train split: the lowest one whose precision is >= ``min_precision``.
+    """Choose the propagation threshold and candidate cap on the train split.
 
     A copy of the corpus gets the noise of ``seed`` (not the evaluation's), ``corrections`` noisy
     train cases are "corrected" with their true labels, and the proposals the full rule (text
-    support on) would make are scored at each threshold of ``grid`` against the truth: precision,
-    and recall among the same-error cases in each corrected case's ``max_candidates`` nearest
-    neighbours (the evaluation's ``neighbourhood_recall``). Nothing is applied, and no test-split
-    case is read.
+    support on) would make are scored at each threshold of ``grid`` and cap of ``caps`` against
+    the truth: precision, and recall among *all* train cases that carry the same error as a
+    corrected finding (not only its nearest few). The threshold is the lowest one whose precision
+    is >= ``min_precision`` (without a cap); the cap is the smallest one of ``caps`` that drops no
+    proposal that threshold admits, so the threshold does the selecting and the cap only bounds
+    the work. Nothing is applied, and no test-split case is read.
     """
     import random
 
@@ -226,38 +234,47 @@ def tune_threshold(settings: Settings, *, seed: int = 1, noise: float = 0.3, cor
     truth = sim.train_truth(source)
     flips = sim.noise_plan(truth, FINDINGS, noise, seed)
     work = Path(tempfile.mkdtemp(prefix="sage-feedback-tune-"))
+    widest = max(max(caps), len(truth))
     try:
         copy = _copy(settings, work / "tune", source)  # closes the source store
         store = open_store(copy)
         import_labels(copy, flips, Clinician(user="eval-noise", role="radiologist", purpose="quality"), f"tuning noise {noise} seed {seed}", audit=AuditLog(work / "audit.jsonl"), store=store)
-        rules = _rules("full", min(grid))
+        rules = _rules("full", min(grid), widest)
         picked = random.Random(seed + 2).sample(sorted(flips), min(corrections, len(flips)))
-        scored: list[tuple[float, bool, tuple[str, str]]] = []  # (similarity, right, (case, finding)) per proposal
+        scored: list[tuple[float, int, bool, tuple[str, str]]] = []  # (similarity, rank among the filtered candidates, right, (case, finding)) per proposal
         same_error: set[tuple[str, str]] = set()
         for point in store.retrieve(picked, with_vectors=True):
             labels = dict(point.payload.get("labels") or {})
             wrong = {f: (labels.get(f), truth[point.case_id][f]) for f in flips[point.case_id]}
+            rank: dict[tuple[str, str], int] = {}
             for f, (old, new) in wrong.items():
                 flt = SearchFilter(findings={f: old} if old else {}, split="train", exclude_ids=[point.case_id])
-                same_error |= {(h.case_id, f) for h in store.search(point.vectors["text"], filter=flt, limit=rules.max_candidates)
-                               if (h.payload.get("labels") or {}).get(f) == old and truth.get(h.case_id, {}).get(f) == new}
+                for i, h in enumerate(store.search(point.vectors["text"], filter=flt, limit=widest)):  # the whole filtered pool, nearest first
+                    rank[(h.case_id, f)] = i
+                    if (h.payload.get("labels") or {}).get(f) == old and truth.get(h.case_id, {}).get(f) == new:
+                        same_error.add((h.case_id, f))
             changes = [FindingChange(finding=f, old=old, new=new) for f, (old, new) in sorted(wrong.items())]
             for p in find_proposals(store, point, labels, changes, rules, "tune"):
-                scored.append((p.similarity, truth.get(p.case_id, {}).get(p.finding) == p.new, (p.case_id, p.finding)))
+                scored.append((p.similarity, rank[(p.case_id, p.finding)], truth.get(p.case_id, {}).get(p.finding) == p.new, (p.case_id, p.finding)))
         store.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     rows = []
     for t in grid:
-        kept = [s for s in scored if s[0] >= t]
-        right = sum(1 for s in kept if s[1])
-        fixed = {s[2] for s in kept if s[1]} & same_error
-        rows.append(ThresholdRow(threshold=t, proposals=len(kept), precision=round(right / len(kept), 4) if kept else None,
-                                 neighbourhood_recall=round(len(fixed) / len(same_error), 4) if same_error else None))
-    passing = [r for r in rows if r.precision is not None and r.precision >= min_precision]
+        for cap in caps:
+            kept = [s for s in scored if s[0] >= t and s[1] < cap]
+            right = sum(1 for s in kept if s[2])
+            fixed = {s[3] for s in kept if s[2]} & same_error
+            rows.append(ThresholdRow(threshold=t, max_candidates=cap, proposals=len(kept), precision=round(right / len(kept), 4) if kept else None,
+                                     recall=round(len(fixed) / len(same_error), 4) if same_error else None))
+    uncapped = [r for r in rows if r.max_candidates == max(caps)]
+    passing = [r for r in uncapped if r.precision is not None and r.precision >= min_precision]
     chosen = min((r.threshold for r in passing), default=max(grid))
+    admitted = next(r.proposals for r in uncapped if r.threshold == chosen)
+    cap = min(r.max_candidates for r in rows if r.threshold == chosen and r.proposals == admitted)
     result = {"seed": seed, "noise": noise, "corrections": len(picked), "same_error_cases": len(same_error), "min_precision": min_precision, "chosen_threshold": chosen,
-              "split": "train", "rows": [r.model_dump() for r in rows], "seconds": round(time.perf_counter() - started, 1), "load_average": [round(x, 2) for x in __import__("os").getloadavg()]}
+              "chosen_max_candidates": cap, "split": "train", "rows": [r.model_dump() for r in rows], "seconds": round(time.perf_counter() - started, 1),
+              "load_average": [round(x, 2) for x in __import__("os").getloadavg()]}
     if out_path is not None:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps(result, indent=2) + "\n")
@@ -346,7 +363,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--noise", type=float, default=0.3)
     parser.add_argument("--n-test", type=int, default=300)
     parser.add_argument("--threshold", type=float, default=None, help="propagation similarity threshold (default: the tuned one in results/feedback_tuning.json, else 0.7)")
-    parser.add_argument("--tune", action="store_true", help="choose the threshold on the train split (another seed) and write results/feedback_tuning.json")
+    parser.add_argument("--max-candidates", type=int, default=None, help="cases examined per corrected finding (default: the tuned cap in results/feedback_tuning.json, else 1000)")
+    parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated subset of {','.join(ARMS)} (same noise and runs whatever the subset)")
+    parser.add_argument("--tune", action="store_true", help="choose the threshold and cap on the train split (another seed) and write results/feedback_tuning.json")
     parser.add_argument("--draft-mode", choices=("rag", "retrieval-only"), default="rag")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -356,8 +375,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(json.dumps(tuned, indent=2))
         return
     threshold = args.threshold if args.threshold is not None else tuned_threshold()
-    result = evaluate_feedback(Settings(), cycles=args.cycles, runs_per_cycle=args.runs, noise=args.noise, n_test=args.n_test, threshold=threshold, seed=args.seed,
-                               out_path=args.out, draft_mode=args.draft_mode)
+    cap = args.max_candidates if args.max_candidates is not None else tuned_max_candidates()
+    arms = [a for a in args.arms.split(",") if a]
+    if unknown := set(arms) - set(ARMS):
+        parser.error(f"unknown arms: {', '.join(sorted(unknown))}")
+    result = evaluate_feedback(Settings(), cycles=args.cycles, runs_per_cycle=args.runs, noise=args.noise, n_test=args.n_test, threshold=threshold, max_candidates=cap,
+                               seed=args.seed, arms=arms, out_path=args.out, draft_mode=args.draft_mode)
     print(table(result))
 
 
@@ -365,6 +388,13 @@ def tuned_threshold(default: float = 0.7) -> float:
     """The threshold :func:`tune_threshold` chose (train split), or ``default`` when it has not run."""
     if TUNING.is_file():
         return float(json.loads(TUNING.read_text())["chosen_threshold"])
+    return default
+
+
+def tuned_max_candidates(default: int = 1000) -> int:
+    """The candidate cap :func:`tune_threshold` chose (train split), or ``default`` when it has not run (or ran before caps were tuned)."""
+    if TUNING.is_file():
+        return int(json.loads(TUNING.read_text()).get("chosen_max_candidates", default))
     return default
 
 

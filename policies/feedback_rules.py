@@ -9,7 +9,8 @@ touching the pack model every other check reads:
   needs a second reviewer (the caller routes it into a review interrupt and resubmits it with
   the reviewer); the reviewer must be another user in one of ``reviewer_roles``;
 - propagation: similar cases above ``similarity_threshold`` that carry the old label are
-  proposed the correction; proposals at or above ``auto_apply_confidence`` are applied,
+  proposed the correction (``max_candidates`` only bounds the work per corrected finding: a
+  top-30 cap once decided more than the threshold did, issue #19); proposals at or above ``auto_apply_confidence`` are applied,
   the others are queued for review.
 
 This module imports only the standard library, pydantic and :mod:`policies.packs` (layering:
@@ -43,7 +44,11 @@ class FeedbackRules(BaseModel):
     propagate: bool = Field(True, description="Propose the correction to similar cases.")
     require_text_support: bool = Field(True, description="A similar case gets a proposal only if its own report text states the new label.")
     similarity_threshold: float = Field(0.7, ge=-1.0, le=1.0, description="Minimum cosine (findings text) of a similar case.")
-    max_candidates: int = Field(30, ge=1, le=1000, description="Nearest cases examined per corrected finding.")
+    max_candidates: int = Field(
+        1000, ge=1, le=100_000,
+        description="Most cases examined per corrected finding, nearest first (engine-side filter on the old label). A cost bound, not the selection: "
+                    "the threshold, the old label and the text check select, so it should exceed the cases above the threshold (~0.2 ms per case examined).",
+    )
     auto_apply_confidence: float = Field(0.85, ge=0.0, le=1.01, description="Proposals at or above this confidence are applied; the others are queued for review.")
     propagate_splits: list[str] | None = Field(None, description="Only cases of these splits receive proposals; None = any split.")
 

@@ -214,3 +214,31 @@ def test_bad_input_is_rejected_and_changes_nothing(home: Settings) -> None:
         rollback(home, "fb-unknown", DR_B, audit=audit)
     with pytest.raises(FeedbackError, match="may not relabel"):
         rollback(home, approved.event_id, Clinician(user="r1", role="researcher", purpose="research"), audit=audit)
+
+
+def test_propagation_reaches_every_similar_case_above_the_threshold(home: Settings) -> None:
+    """The threshold selects, not a top-k cap: every mislabelled case above it gets a proposal, however many are nearer (issue #19)."""
+    import numpy as np
+
+    from lakehouse.feedback.propagate import find_proposals, text_support
+
+    mislabelled = mislabel_atelectasis(home, AuditLog(home.audit_path))
+    target = _most_connected(home, mislabelled)
+    store = open_store(home)
+    points = {p.case_id: p for p in store.retrieve(mislabelled, with_vectors=True)}
+    query = np.asarray(points[target].vectors["text"])
+    threshold = 0.5
+    cosine = {c: float(np.dot(query, v) / (np.linalg.norm(query) * np.linalg.norm(v))) for c, p in points.items() if c != target and (v := np.asarray(p.vectors["text"])).any()}
+    # Computed here, outside the engine: mislabelled, above the threshold (away from its edge), and the report states atelectasis.
+    expected = {c for c, s in cosine.items() if s >= threshold + 1e-4 and text_support(points[c].payload, "atelectasis", "present")[0] == "stated"}
+    assert len(expected) > 3, "the small lakehouse has several similar mislabelled cases"
+    change = [FindingChange(finding="atelectasis", old="absent", new="present")]
+    labels = dict(points[target].payload["labels"])
+    wide = RULES.model_copy(update={"similarity_threshold": threshold})
+    found = {p.case_id for p in find_proposals(store, points[target], labels, change, wide, "ev-test")}
+    below = {c for c, s in cosine.items() if s < threshold - 1e-4}
+    assert expected <= found and not (found & below) and found <= set(mislabelled)
+    # A cap below that count is what cut propagation short before: it keeps only the nearest.
+    capped = {p.case_id for p in find_proposals(store, points[target], labels, change, wide.model_copy(update={"max_candidates": 3}), "ev-test")}
+    assert len(capped) <= 3 < len(found)
+    store.close()
