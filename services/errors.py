@@ -14,6 +14,7 @@ from agents.tasks.base import TaskInputError, UnknownTaskError
 from core.errors import SageError
 from graphs.runner import RunNotFoundError
 from graphs.telemetry import TraceNotFoundError
+from lakehouse.feedback import ReviewItemNotFoundError, ReviewRefusedError
 from policies.engine import PolicyDeniedError
 from services.base import CallerError, RequestError
 from services.cases import CaseNotFoundError
@@ -23,8 +24,8 @@ Kind = Literal["unauthenticated", "denied", "not_found", "invalid", "unavailable
 
 _KINDS: tuple[tuple[tuple[type[BaseException], ...], Kind], ...] = (
     ((CallerError,), "unauthenticated"),
-    ((ToolDeniedError, PolicyDeniedError), "denied"),
-    ((RunNotFoundError, TraceNotFoundError, CaseNotFoundError, UnknownTaskError), "not_found"),
+    ((ToolDeniedError, PolicyDeniedError, ReviewRefusedError), "denied"),
+    ((RunNotFoundError, TraceNotFoundError, CaseNotFoundError, UnknownTaskError, ReviewItemNotFoundError), "not_found"),
     ((RequestError, TaskInputError), "invalid"),
     ((ToolExecutionError,), "unavailable"),
 )

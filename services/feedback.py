@@ -7,6 +7,11 @@ updates the Qdrant payloads in place, proposes it to similar cases, and audits i
 installation's query snapshot is dropped after every change, so retrieval and SQL see the new
 labels at once.
 
+Two things then wait for a person, and :func:`pending` / :func:`decide` are where one sees and
+decides them (``sagehealth feedback pending|approve|reject``, ``GET /api/feedback/pending``,
+``POST /api/feedback/{id}/decision``, the web page's review queue): corrections the pack sends
+to a second reviewer, and proposals below the pack's auto-apply confidence.
+
 Corrections come in through three doors, all ending in :func:`correct` (the same gate, rules,
 journal and audit): ``sagehealth feedback`` / the API, the chat ``feedback`` task (which hands
 over to that command), and the review queue, where a reviewer's edit of a paused report draft's
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from lakehouse.feedback import (
     Clinician,
@@ -26,9 +31,15 @@ from lakehouse.feedback import (
     FeedbackResult,
     FindingChange,
     LabelVersion,
+    PendingCorrection,
+    Proposal,
+    ReviewOutcome,
     RollbackResult,
+    decide_item,
     feedback_events_for,
     label_history,
+    pending_corrections,
+    queued_proposals,
     record_feedback,
     recover,
 )
@@ -38,7 +49,8 @@ from services.base import Caller, ServiceRequest, governed
 from tools.resources import Resources
 
 HINT = "use a role the policy pack lets relabel (clinician or radiologist)"
-__all__ = ["FINDING_KEYS", "STATES", "CorrectionRequest", "FeedbackResult", "FindingChange", "correct", "events_for", "history", "rollback"]
+__all__ = ["FINDING_KEYS", "STATES", "CorrectionRequest", "DecisionRequest", "FeedbackResult", "FindingChange", "PendingReviews", "ReviewOutcome",
+           "correct", "decide", "events_for", "history", "pending", "rollback"]
 
 
 class CorrectionRequest(ServiceRequest):
@@ -135,3 +147,66 @@ def rollback(resources: Resources, caller: Caller, event_id: str) -> RollbackRes
 def events_for(resources: Resources, case_ids: list[str]) -> list[str]:
     """The feedback events that shaped these cases' current labels (a run links its trace to them)."""
     return feedback_events_for(resources.settings, case_ids)
+
+
+ITEM_ID = r"^[A-Za-z0-9_.:-]{3,80}$"
+"""A reviewable item's id: a correction's event id (``fb-...``) or a proposal's (``fb-....pN``)."""
+
+
+class PendingReviews(BaseModel):
+    """What waits for a reviewer: corrections held for a second reviewer, and queued proposals.
+
+    Free text (a correction's reason, a proposal's supporting sentence) has passed the
+    installation's de-identifier: a clinician may have typed an identifier into a reason.
+    """
+
+    corrections: list[PendingCorrection] = Field(default_factory=list)
+    proposals: list[Proposal] = Field(default_factory=list)
+    redacted: list[str] = Field(default_factory=list, description="PHI entity types replaced in the texts.")
+
+
+class DecisionRequest(ServiceRequest):
+    """A reviewer's decision on one pending correction or queued proposal."""
+
+    item_id: str = Field(pattern=ITEM_ID, description="A pending correction's event id or a queued proposal's id.")
+    approve: bool
+    note: str = Field("", max_length=2000, description="The reviewer's note (only its fingerprint is audited).")
+
+
+def pending(resources: Resources, caller: Caller, case_id: str | None = None) -> PendingReviews:
+    """Corrections waiting for a second reviewer and proposals queued for review (optionally for one case).
+
+    Only a role that may relabel sees the queue (it is the role that can decide it); the read is audited.
+    """
+    with governed(resources, caller, "feedback_pending", "update_labels", resource=(case_id or "feedback")[:64], audit_action="feedback:pending", hint=HINT):
+        corrections = pending_corrections(resources.settings, case_id)
+        proposals = queued_proposals(resources.settings, case_id)
+        texts = [c.reason for c in corrections] + [p.supporting_sentence or "" for p in proposals]
+        redactions = resources.redactor.redact_batch(texts) if texts else []
+    clean = [r.text for r in redactions]
+    return PendingReviews(
+        corrections=[c.model_copy(update={"reason": t}) for c, t in zip(corrections, clean[: len(corrections)], strict=True)],
+        proposals=[p.model_copy(update={"supporting_sentence": t or p.supporting_sentence}) for p, t in zip(proposals, clean[len(corrections):], strict=True)],
+        redacted=sorted({e.type for r in redactions for e in r.entities}),
+    )
+
+
+def decide(resources: Resources, caller: Caller, item_id: str, approve: bool, note: str = "") -> ReviewOutcome:
+    """Approve or reject a pending correction or a queued proposal as the caller (the second reviewer).
+
+    The gate checks the caller may relabel (``update_labels``); the pack's feedback rules then
+    refuse a reviewer who submitted the correction or is not in a reviewer role. Every decision
+    and refusal is audited; a refusal changes nothing.
+
+    Raises:
+        RequestError: a malformed id or note.
+        ReviewItemNotFoundError: no such item; ReviewRefusedError: the caller may not decide it;
+        FeedbackError: it no longer waits (already decided, applied or withdrawn).
+    """
+    request = DecisionRequest.parse({"item_id": item_id, "approve": approve, "note": note})
+    with governed(resources, caller, "feedback_decide", "update_labels", resource=request.item_id[:64], audit_action="feedback:review", hint=HINT, audit=False):
+        recover(resources.settings, audit=resources.audit, store=resources.store)
+        try:
+            return decide_item(resources.settings, request.item_id, _clinician(caller), request.approve, audit=resources.audit, store=resources.store, note=request.note)
+        finally:
+            resources.drop("query")  # SQL sees the new labels at once

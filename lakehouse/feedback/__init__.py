@@ -8,6 +8,9 @@ Public API (typed; services and the CLI call these)::
     feedback_events_for(settings, case_ids) -> list[str]
     queued_proposals(settings, case_id=None) -> list[Proposal]
     decide_proposal(settings, Proposal, Clinician, approve, audit=AuditLog) -> int | None
+    pending_corrections(settings, case_id=None) -> list[PendingCorrection]
+    decide_correction(settings, event_id, Clinician, approve, audit=AuditLog) -> FeedbackResult
+    decide_item(settings, item_id, Clinician, approve, audit=AuditLog) -> ReviewOutcome   # either kind
     recover(settings, audit=AuditLog) -> list[str]      # replay crashed plans (call on start)
 
 See docs/feedback.md for the data model, the journal and the policy rules.
@@ -26,10 +29,15 @@ from lakehouse.feedback.models import (
     FeedbackResult,
     FindingChange,
     LabelVersion,
+    PendingCorrection,
     Proposal,
+    ReviewItemNotFoundError,
+    ReviewOutcome,
+    ReviewRefusedError,
     RollbackResult,
 )
 from lakehouse.feedback.record import record_feedback
+from lakehouse.feedback.review import decide_correction, decide_item, pending_corrections
 from lakehouse.feedback.rollback import decide_proposal, rollback
 from lakehouse.feedback.session import store_session
 from lakehouse.semantic.base import SemanticStore
@@ -60,12 +68,19 @@ __all__ = [
     "FeedbackResult",
     "FindingChange",
     "LabelVersion",
+    "PendingCorrection",
     "Proposal",
+    "ReviewItemNotFoundError",
+    "ReviewOutcome",
+    "ReviewRefusedError",
     "RollbackResult",
+    "decide_correction",
+    "decide_item",
     "decide_proposal",
     "feedback_events_for",
     "import_labels",
     "label_history",
+    "pending_corrections",
     "queued_proposals",
     "record_feedback",
     "recover",

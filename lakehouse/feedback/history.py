@@ -43,10 +43,14 @@ def _ingest_versions(settings: Settings, case_id: str, known: set[int]) -> list[
 
 def label_history(settings: Settings, case_id: str) -> list[LabelVersion]:
     """Every label version of a case, oldest first, with who changed it and why (empty: unknown case)."""
-    rows = [r for r in FeedbackTables(settings).scan("label_versions") if r["case_id"] == case_id]
+    tables = FeedbackTables(settings)
+    rows = [r for r in tables.scan("label_versions") if r["case_id"] == case_id]
+    events = {r["event_id"] for r in rows if r["kind"] == "correction"}
+    reviewers = {e["event_id"]: e["reviewer"] for e in tables.scan("feedback_events") if e["event_id"] in events} if events else {}
     versions = [
         LabelVersion(case_id=case_id, version=int(r["version"]), labels=json.loads(r["labels"]), changed=json.loads(r["changed"]), kind=r["kind"],
-                     event_id=r["event_id"], parent_event_id=r["parent_event_id"], actor=r["actor"], role=r["role"], reason=r["reason"], created_at=r["created_at"])
+                     event_id=r["event_id"], parent_event_id=r["parent_event_id"], actor=r["actor"], role=r["role"], reviewer=reviewers.get(r["event_id"]),
+                     reason=r["reason"], created_at=r["created_at"])
         for r in rows
     ]
     base = _ingest_versions(settings, case_id, {v.version for v in versions})

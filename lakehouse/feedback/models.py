@@ -97,7 +97,7 @@ class Proposal(BaseModel):
 class FeedbackResult(BaseModel):
     """Outcome of one submitted correction."""
 
-    event_id: str
+    event_id: str = Field(description="The correction's id; for ``needs_review``, the id a second reviewer approves or rejects.")
     case_id: str
     status: Status
     reasons: list[str] = Field(default_factory=list, description="Why it was rejected or needs review; empty when applied plainly.")
@@ -118,6 +118,7 @@ class LabelVersion(BaseModel):
     parent_event_id: str | None = Field(None, description="For a propagation or rollback: the correction it belongs to.")
     actor: str
     role: str | None = None
+    reviewer: str | None = Field(None, description="The second reviewer who approved the correction, if the pack asked for one.")
     reason: str | None = None
     created_at: str
 
@@ -131,5 +132,39 @@ class RollbackResult(BaseModel):
     kept_later: dict[str, list[str]] = Field(default_factory=dict, description="case -> findings left as a later correction set them.")
 
 
+class PendingCorrection(BaseModel):
+    """A correction the pack sent to a second reviewer, stored (status ``pending_review``) until one decides it."""
+
+    event_id: str = Field(description="The id a reviewer approves or rejects.")
+    case_id: str
+    changes: list[FindingChange]
+    user: str = Field(description="The clinician who submitted it.")
+    role: str
+    reason: str = Field(description="The submitter's reason, as typed (services de-identify it before it leaves).")
+    run_id: str | None = None
+    why: list[str] = Field(default_factory=list, description="Why the pack wants a second reviewer (its rules, read now).")
+    created_at: str
+
+
+class ReviewOutcome(BaseModel):
+    """A reviewer's decision on a pending correction or a queued proposal."""
+
+    item_id: str
+    kind: Literal["correction", "proposal"]
+    approved: bool
+    case_id: str
+    reviewer: str
+    label_version: int | None = Field(None, description="The case's new label version when the decision changed labels.")
+    result: FeedbackResult | None = Field(None, description="An approved correction's outcome (labels, proposals it caused).")
+
+
 class FeedbackError(SageError):
     """A feedback request that cannot be carried out (unknown event, refused caller, already undone)."""
+
+
+class ReviewItemNotFoundError(FeedbackError):
+    """No pending correction or queued proposal has this id (never had, or not in this installation)."""
+
+
+class ReviewRefusedError(FeedbackError):
+    """The reviewer may not decide this item (may not relabel, is the submitter, or not in a reviewer role); nothing changed."""

@@ -17,14 +17,16 @@ from core.settings import Settings
 from lakehouse.feedback import journal
 from lakehouse.feedback.apply import apply_plan, new_plan, version_row
 from lakehouse.feedback.history import event_rows
-from lakehouse.feedback.models import Clinician, FeedbackError, Proposal, RollbackResult
+from lakehouse.feedback.models import Clinician, FeedbackError, Proposal, ReviewRefusedError, RollbackResult
 from lakehouse.feedback.session import audit_denial, relabel_decision, store_session, with_no_finding
 from lakehouse.feedback.tables import SCHEMAS, FeedbackTables
 from lakehouse.semantic.base import SemanticStore
 from policies.audit import AuditLog
+from policies.engine import fingerprint
 
 
-def _business(row: dict[str, Any], **changes: Any) -> dict[str, Any]:
+def business_row(row: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A ``feedback_events`` row's business columns with ``changes`` applied (the next version of that row)."""
     return {**{n: row[n] for n, _ in SCHEMAS["feedback_events"][1]}, **changes}
 
 
@@ -69,12 +71,14 @@ def rollback(settings: Settings, event_id: str, caller: Clinician, *, audit: Aud
             raise FeedbackError(f"no correction with id {event_id!r}", hint="see `sagehealth labels history CASE` for event ids")
         if row["status"] == "rolled_back":
             raise FeedbackError(f"correction {event_id} was already rolled back", hint="nothing to undo")
+        if row["status"] != "applied":  # held for (or refused by) a second reviewer: it changed no label
+            raise FeedbackError(f"correction {event_id} is {row['status']}, not applied", hint="a pending correction is rejected with `sagehealth feedback reject`, not rolled back")
         versions = FeedbackTables(settings).scan("label_versions")
         restore, kept = _restore_targets(versions, event_id)
         plan = new_plan(rollback_id)
-        plan["events"].append({**_business(row, event_id=rollback_id, kind="rollback", status="applied", parent_event_id=event_id, reason=reason, user=caller.user,
+        plan["events"].append({**business_row(row, event_id=rollback_id, kind="rollback", status="applied", parent_event_id=event_id, reason=reason, user=caller.user,
                                            role=caller.role, reviewer=None, run_id=None, created_at=plan["created_at"])})
-        plan["events"] += [_business(r, status="rolled_back") for r in rows if r["status"] in ("applied", "queued")]
+        plan["events"] += [business_row(r, status="rolled_back") for r in rows if r["status"] in ("applied", "queued")]
         for point in active.retrieve(sorted(restore)):
             current = dict(point.payload.get("labels") or {})
             labels = dict(current)
@@ -96,22 +100,26 @@ def rollback(settings: Settings, event_id: str, caller: Clinician, *, audit: Aud
     return RollbackResult(event_id=event_id, rollback_event_id=rollback_id, restored=restored, kept_later=kept)
 
 
-def decide_proposal(settings: Settings, proposal: Proposal, reviewer: Clinician, approve: bool, *, audit: AuditLog, store: SemanticStore | None = None, release_store: bool = False) -> int | None:
+def decide_proposal(settings: Settings, proposal: Proposal, reviewer: Clinician, approve: bool, *, audit: AuditLog, store: SemanticStore | None = None,
+                    note: str = "", release_store: bool = False) -> int | None:
     """Apply (approve) or reject a queued proposal after review; returns the case's new label version when applied.
 
+    ``note`` is the reviewer's; only its fingerprint is audited (it may carry identifiers).
+
     Raises:
-        FeedbackError: the reviewer may not relabel, or the proposal is no longer queued.
+        ReviewRefusedError: the reviewer may not relabel (a ``FeedbackError``).
+        FeedbackError: the proposal is no longer queued.
     """
     decision = relabel_decision(settings, reviewer, proposal.case_id)
     if decision.effect != "allow":
         audit_denial(audit, reviewer, "feedback:proposal", proposal.proposal_id, "deny", proposal.proposal_id, [decision.reason])
-        raise FeedbackError(decision.reason, hint="a role with can_relabel in the policy pack may review proposals")
+        raise ReviewRefusedError(decision.reason, hint="a role with can_relabel in the policy pack may review proposals")
     with journal.apply_lock(settings), store_session(settings, audit, store, release_store) as active:
         row = next((r for r in event_rows(settings, proposal.event_id) if r["event_id"] == proposal.proposal_id), None)
         if row is None or row["status"] != "queued":
             raise FeedbackError(f"proposal {proposal.proposal_id} is not queued", hint="list open proposals with queued_proposals()")
         plan = new_plan(f"{proposal.proposal_id}.{'ok' if approve else 'no'}")
-        plan["events"].append(_business(row, status="applied" if approve else "rejected", reviewer=reviewer.user))
+        plan["events"].append(business_row(row, status="applied" if approve else "rejected", reviewer=reviewer.user))
         version = None
         points = active.retrieve([proposal.case_id])
         if approve and points:
@@ -121,7 +129,7 @@ def decide_proposal(settings: Settings, proposal: Proposal, reviewer: Clinician,
             version_row(plan, case_id=proposal.case_id, version=version, labels=labels, before=current, kind="propagation", event_id=proposal.event_id,
                         parent_event_id=proposal.event_id, actor=reviewer.user, role=reviewer.role, reason=f"proposal {proposal.proposal_id} approved")
         plan["audit"].append({"actor": reviewer.user, "action": "feedback:proposal", "resource": proposal.case_id, "decision": "ok" if approve else "deny", "run_id": None,
-                              "details": {"event_id": proposal.event_id, "proposal_id": proposal.proposal_id, "role": reviewer.role}})
+                              "details": {"event_id": proposal.event_id, "proposal_id": proposal.proposal_id, "role": reviewer.role, "note": fingerprint(note) if note else None}})
         journal.write(settings, plan["plan_id"], plan)
         apply_plan(settings, active, audit, plan)
     return version

@@ -57,7 +57,8 @@ def live(home_copy: Callable[[Path], Settings], tmp_path_factory: pytest.TempPat
     settings = home_copy(tmp_path_factory.mktemp("browser") / "home")
     resources = Resources(settings)
     store = store_for(resources)
-    keys = {"clinician": store.create("dr-web", "clinician", "treatment").secret, "researcher": store.create("res-web", "researcher", "research").secret}
+    keys = {"clinician": store.create("dr-web", "clinician", "treatment").secret, "researcher": store.create("res-web", "researcher", "research").secret,
+            "radiologist": store.create("dr-rad", "radiologist", "quality").secret}
     resources.close()
     port = free_port()
     env = {**os.environ, "SAGE_HOME": str(settings.home), "SAGE_CHECKPOINTER": settings.checkpointer, "PYTHONPATH": str(ROOT)}
@@ -193,3 +194,25 @@ def test_review_queue_approves_a_paused_run(page: Any, live: Live) -> None:
         done = http.get("/api/runs/web-review-1").json()
     assert done["status"] == "done" and done["result"]["status"] == "done", done
     assert done["result"]["policy_decisions"][-1]["stage"] == "review" and "dr-web" in done["result"]["policy_decisions"][-1]["reason"]
+
+
+def test_label_reviews_let_a_second_reviewer_approve_a_held_correction_by_keyboard(page: Any, live: Live) -> None:
+    with live.http() as http:  # dr-web corrects a high-impact finding: held for a second reviewer
+        case_id = next(h["case_id"] for h in http.post("/api/search", json={"text": "heart size normal, lungs clear", "k": 10}).json()["hits"]
+                       if "pneumothorax" not in h["labels"])
+        held = http.post(f"/api/cases/{case_id}/feedback", json={"changes": [{"finding": "pneumothorax", "old": None, "new": "present"}], "reason": "small apical pneumothorax"})
+        assert held.status_code == 200 and held.json()["status"] == "needs_review", held.text
+    event_id = held.json()["event_id"]
+    page.get_by_label("API key").fill(live.keys["radiologist"])  # the second reviewer
+    page.get_by_role("button", name="Use key").click()
+    page.get_by_role("tab", name="Review queue").click()
+    card = page.get_by_role("article", name="Correction " + event_id)
+    assert "pneumothorax" in card.inner_text() and "high-impact" in card.inner_text() and case_id in card.inner_text()
+    card.get_by_label("Note").fill("agree")
+    card.get_by_role("button", name="Approve " + event_id).focus()
+    page.keyboard.press("Enter")
+    page.locator("#status").filter(has_text="approved").wait_for()
+    card.wait_for(state="detached")
+    with live.http("radiologist") as http:
+        assert http.get(f"/api/cases/{case_id}").json()["labels"]["pneumothorax"] == "present"
+        assert http.get("/api/feedback/pending").json()["corrections"] == []

@@ -201,12 +201,15 @@ def test_bad_input_is_rejected_and_changes_nothing(home: Settings) -> None:
 
     # A high-impact correction needs a second reviewer: another user in a reviewer role.
     risky = [FindingChange(finding="pneumothorax", old=None, new="present")]
-    pending = record_feedback(home, FeedbackEvent(case_id=case, clinician=DR_A, reason="apical pneumothorax", changes=risky), audit=audit)
-    assert pending.status == "needs_review" and any("second reviewer" in r for r in pending.reasons)
     same = record_feedback(home, FeedbackEvent(case_id=case, clinician=DR_A, reviewer=DR_A, reason="apical pneumothorax", changes=risky), audit=audit)
     assert same.status == "rejected"
     assert _snapshot(home, case) == before  # nothing changed for any of them
-    assert [e.decision for e in audit.entries()] == ["deny"] * 4 + ["review", "deny"]
+    pending = record_feedback(home, FeedbackEvent(case_id=case, clinician=DR_A, reason="apical pneumothorax", changes=risky), audit=audit)
+    assert pending.status == "needs_review" and any("second reviewer" in r for r in pending.reasons)
+    # held for the reviewer as a pending row (tests/lakehouse/test_feedback_review.py decides it); no label changed
+    assert [(r["event_id"], r["status"]) for r in FeedbackTables(home).scan("feedback_events")] == [(pending.event_id, "pending_review")]
+    assert _snapshot(home, case)[0] == before[0] and _snapshot(home, case)[3] == before[3]
+    assert [e.decision for e in audit.entries()] == ["deny"] * 4 + ["deny", "review"]
 
     approved = record_feedback(home, FeedbackEvent(case_id=case, clinician=DR_A, reviewer=DR_B, reason="apical pneumothorax", changes=risky), audit=audit)
     assert approved.status == "applied" and _payloads(home, [case])[case]["labels"]["pneumothorax"] == "present"

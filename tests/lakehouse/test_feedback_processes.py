@@ -1,4 +1,4 @@
-"""Feedback with real processes: two simultaneous corrections of one case, and a process killed mid-propagation.
+"""Feedback with real processes: two simultaneous corrections of one case, a process killed mid-propagation or mid-approval.
 
 Workers run ``feedback_worker.py`` in their own interpreter. Qdrant Edge lets one process open
 the shard at a time, so every worker opens it inside the feedback apply lock and closes it
@@ -19,7 +19,13 @@ from typing import Any
 import pytest
 
 from core.settings import Settings
-from lakehouse.feedback import FeedbackEvent, FindingChange, label_history
+from lakehouse.feedback import (
+    FeedbackEvent,
+    FindingChange,
+    label_history,
+    pending_corrections,
+    record_feedback,
+)
 from lakehouse.feedback import journal as feedback_journal
 from lakehouse.feedback.tables import FeedbackTables
 from lakehouse.raw.store import RawStore
@@ -144,3 +150,24 @@ def test_killed_mid_propagation_recovers_all_or_nothing(home: Settings) -> None:
     assert len([r for r in events if r["event_id"] == event.event_id]) == 1
     assert [e.action for e in audit.entries()].count("feedback:correct") == 1 and audit.verify().ok
     assert label_history(home, target)[-1].event_id == event.event_id
+
+
+def test_killed_while_approving_a_held_correction_recovers_it_once(home: Settings) -> None:
+    audit = AuditLog(home.audit_path)
+    store = open_store(home)
+    case = next(p.case_id for p in store.scroll(SearchFilter(split="train"), limit=50) if "pneumothorax" not in (p.payload.get("labels") or {}))
+    store.close()
+    event = FeedbackEvent(case_id=case, clinician=DR_A, reason="apical pneumothorax", changes=[FindingChange(finding="pneumothorax", old=None, new="present")])
+    assert record_feedback(home, event, audit=audit, rules=RULES, release_store=True).status == "needs_review"
+
+    proc = _spawn(home, "decide", event.event_id, DR_B.model_dump_json(), "approve", env={"SAGE_FEEDBACK_CRASH_AT": "after_events"})
+    proc.communicate(timeout=240)
+    assert proc.returncode == 137  # the event row says applied; labels, payload and audit do not yet
+    assert "pneumothorax" not in (_payload(home, case).get("labels") or {})
+    assert (feedback_journal.journal_dir(home) / f"{event.event_id}.json").exists()
+
+    assert _result(_spawn(home, "recover"))["replayed"] == [event.event_id]
+    assert _payload(home, case)["labels"]["pneumothorax"] == "present" == _raw_labels(home, case)["pneumothorax"]
+    assert pending_corrections(home) == [] and label_history(home, case)[-1].reviewer == "dr-b"
+    trail = [(e.actor, e.action, e.decision) for e in audit.entries() if e.details.get("event_id") == event.event_id]
+    assert trail.count(("dr-a", "feedback:correct", "ok")) == 1 and trail.count(("dr-b", "feedback:review", "ok")) == 1 and audit.verify().ok

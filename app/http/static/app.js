@@ -85,6 +85,7 @@ $("feedback-form").addEventListener("submit", async (e) => {
     const r = await (await api(`/api/cases/${encodeURIComponent(c.id)}/feedback`, { method: "POST", body: JSON.stringify(body) })).json();
     const proposals = r.proposals.length ? ` ${r.proposals.length} similar case(s) got a proposal.` : "";
     $("fb-result").textContent = `Feedback ${r.status}` + (r.label_version ? ` (label version ${r.label_version}).` : ".") + proposals + (r.reasons.length ? " " + r.reasons.join("; ") : "");
+    if (r.status === "needs_review") $("fb-result").textContent += ` Held as ${r.event_id}: another user in a reviewer role approves it under Review queue → Label reviews.`;
     if (r.status === "applied") { c.labels = r.labels; $("case-labels").textContent = labelText(r.labels); await fillFeedback(r.labels); $("fb-finding").value = finding; }
   } catch (err) { $("fb-result").textContent = "Error: " + err.message; }
 });
@@ -188,6 +189,41 @@ async function loadReviews() {
     if (!runs.length) $("reviews-list").append(el("p", { class: "muted" }, "No runs wait for review."));
     say(`${runs.length} waiting.`);
   } catch (err) { $("reviews-list").replaceChildren(err.message); say(err.message); }
+  await loadLabelReviews();
+}
+
+// Label reviews: corrections held for a second reviewer and queued proposals (GET /api/feedback/pending).
+async function loadLabelReviews() {
+  try {
+    const p = await (await api("/api/feedback/pending")).json();
+    const cards = [...p.corrections.map(correctionCard), ...p.proposals.map(proposalCard)];
+    $("label-reviews").replaceChildren(...cards);
+    if (!cards.length) $("label-reviews").append(el("p", { class: "muted" }, "No label corrections or proposals wait for review."));
+  } catch (err) { $("label-reviews").replaceChildren(el("p", { class: "muted" }, err.message)); }
+}
+function changeText(changes) { return changes.map((c) => `${c.finding}: ${c.old ?? "not stated"} → ${c.new}`).join(", "); }
+function labelDecision(id) {
+  const note = el("input", { id: "lnote-" + id, maxlength: "2000" });
+  const decide = async (action) => {
+    try {
+      const o = await (await api(`/api/feedback/${encodeURIComponent(id)}/decision`, { method: "POST", body: JSON.stringify({ action, note: note.value }) })).json();
+      say(`${o.kind} ${o.item_id} on ${o.case_id}: ${o.approved ? "approved" : "rejected"}` + (o.label_version ? ` (label version ${o.label_version}).` : "."));
+      await loadLabelReviews();
+    } catch (err) { say(err.message); }
+  };
+  return [el("label", { for: note.id }, "Note"), note,
+    el("div", { class: "row" }, el("button", { type: "button", onclick: () => decide("approve"), "aria-label": "Approve " + id }, "Approve"),
+      el("button", { type: "button", onclick: () => decide("reject"), "aria-label": "Reject " + id }, "Reject"))];
+}
+function correctionCard(c) {
+  return el("article", { class: "review", "aria-label": "Correction " + c.event_id },
+    el("h3", {}, `Correction · ${c.event_id}`), el("p", {}, "Case: ", citeButton(c.case_id, c.run_id), ` ${changeText(c.changes)} (by ${c.user}, ${c.role})`),
+    el("p", {}, "Why review: " + (c.why.join("; ") || "-")), el("p", {}, "Reason: " + c.reason), ...labelDecision(c.event_id));
+}
+function proposalCard(p) {
+  return el("article", { class: "review", "aria-label": "Proposal " + p.proposal_id },
+    el("h3", {}, `Proposal · ${p.proposal_id}`), el("p", {}, "Case: ", citeButton(p.case_id), ` ${changeText([p])} (from correction ${p.event_id})`),
+    el("p", {}, `Similarity ${p.similarity.toFixed(2)}, confidence ${p.confidence.toFixed(2)}: ` + (p.supporting_sentence || p.support)), ...labelDecision(p.proposal_id));
 }
 function reviewCard(run) {
   const id = run.thread_id, note = el("textarea", { id: "note-" + id, rows: 2 }), edit = el("textarea", { id: "edit-" + id, rows: 4 });
