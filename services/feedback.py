@@ -129,9 +129,18 @@ def correct_from_review(resources: Resources, caller: Caller, *, case_id: str, s
 
 
 def history(resources: Resources, caller: Caller, case_id: str) -> list[LabelVersion]:
-    """Every label version of a case, oldest first, with who changed it and why."""
+    """Every label version of a case, oldest first, with who changed it and why.
+
+    A reason is free text a clinician typed, so it passes the installation's de-identifier
+    before it leaves, like the texts of :func:`pending` (the raw tier keeps it as typed).
+    """
     with governed(resources, caller, "label_history", "labels_read", resource=case_id[:64], audit_action="labels:history"):
-        return label_history(resources.settings, case_id)
+        versions = label_history(resources.settings, case_id)
+        reasons = [i for i, v in enumerate(versions) if v.reason]
+        clean = resources.redactor.redact_batch([versions[i].reason or "" for i in reasons]) if reasons else []
+    for i, redaction in zip(reasons, clean, strict=True):
+        versions[i] = versions[i].model_copy(update={"reason": redaction.text})
+    return versions
 
 
 def rollback(resources: Resources, caller: Caller, event_id: str) -> RollbackResult:

@@ -110,5 +110,6 @@ def test_a_held_correction_is_listed_de_identified_and_approved_by_a_second_revi
     assert _labels(resources, case_id)["pneumothorax"] == "present"
     last = feedback.history(resources, DR_B, case_id)[-1]
     assert (last.event_id, last.actor, last.reviewer) == (held.event_id, "dr-a", "dr-b")
+    assert "pneumothorax" in (last.reason or "") and "617-555-0123" not in (last.reason or "") and "John Smith" not in (last.reason or "")  # history de-identifies too
     assert feedback.pending(resources, DR_B, case_id).corrections == []
     assert all("617-555-0123" not in str(e.details) for e in resources.audit.entries())
