@@ -91,7 +91,22 @@ def ingest(resources: Resources, caller: Caller, request: IngestRequest, progres
         finally:
             resources.drop("query")  # the DuckDB views hold the old snapshot
             resources.drop("redactor")  # new patients join its deny-list
+            resources.drop("impression_planner")  # fitted on the reports that were there before
+        fit_planner(resources, progress)
     return results
+
+
+def fit_planner(resources: Resources, progress: bool | ProgressFn = False) -> None:
+    """Fit (or load, when these reports were fitted before) the report drafts' impression planner.
+
+    Done at ingest so that the first ``rag`` report does not wait for it (about 20 s on 2 cores
+    for the shipped corpus; agents.tasks.report_plan).
+    """
+    from agents.tasks.report_plan import planner_for
+    from lakehouse.ingest.pipeline import _progress
+
+    show = _progress(progress)
+    planner_for(resources, progress=(lambda done, total: show("impression planner", done, total)) if show else None)
 
 
 def search(resources: Resources, caller: Caller, request: SearchRequest) -> SearchResult:

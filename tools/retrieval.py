@@ -21,7 +21,7 @@ class RetrieveArgs(BaseModel):
     """Arguments of ``retrieve_similar_cases``."""
 
     findings: str = Field(min_length=1, max_length=8000, description="FINDINGS text of the current chest X-ray report (1-8000 characters).")
-    k: int = Field(3, ge=1, le=20, description="Number of similar prior cases to return (1-20; 3 is typical for report drafting).")
+    k: int = Field(3, ge=1, le=60, description="Number of similar prior cases to return (1-60; 3 is typical for report drafting, the rag editor picks from 60).")
     exclude_ids: list[str] = Field(default_factory=list, max_length=100, description="Case ids never returned (the query case itself, e.g. 'CXR10').")
     strategy: Literal["label-aware", "text", "image"] = Field("label-aware", description="label-aware (default: neighbours share the query's abnormal findings), text (plain similarity), image.")
     split: Literal["train", "test"] | None = Field("train", description="Only cases of this evaluation split; test cases are never retrieved by default.")

@@ -18,13 +18,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents.tasks.report import Mode, clean_impression
 from lakehouse.semantic.base import SearchFilter
 from models.prompts import PriorCase, impression_messages
 from tools.base import ToolDeniedError
 from tools.resources import Resources
+
+if TYPE_CHECKING:
+    from agents.tasks.report_plan import ImpressionPlanner
 
 # Tools each mode uses, checked against the caller's role (least privilege: no-rag retrieves nothing).
 MODE_TOOLS: dict[str, tuple[str, ...]] = {
@@ -119,29 +122,30 @@ def generate_impressions(
 
 def _edit_batch(resources: Resources, batch: Sequence[BatchItem], k: int, base_filter: SearchFilter | None) -> tuple[list[list[Any]], list[str]]:
     """The ``rag`` mode in batches: the same retrieve-then-edit steps as the report task (agents.tasks.report_edit)."""
-    return edit_drafts(resources.store, resources.embedder, [b.findings for b in batch], [b.id for b in batch], k=k, base_filter=base_filter)
+    from agents.tasks.report_plan import planner_for
+
+    planner = planner_for(resources, base_filter)
+    return edit_drafts(resources.store, resources.embedder, [b.findings for b in batch], [b.id for b in batch], k=k, base_filter=base_filter, planner=planner)
 
 
-def edit_drafts(store: Any, embedder: Any, texts: Sequence[str], ids: Sequence[str], *, k: int = 3, base_filter: SearchFilter | None = None) -> tuple[list[list[Any]], list[str]]:
+def edit_drafts(store: Any, embedder: Any, texts: Sequence[str], ids: Sequence[str], *, k: int = 3, base_filter: SearchFilter | None = None,
+                planner: ImpressionPlanner | None = None) -> tuple[list[list[Any]], list[str]]:
     """Retrieve-then-edit impressions (``rag``) for many findings texts on any store: (cited hits, impressions).
 
     The engine of :func:`generate_impressions` in ``rag`` mode; evaluations that hold their own
-    store copy (``evals.feedback``) call it directly. Each item's own id is excluded.
+    store copy (``evals.feedback``) call it directly. Each item's own id is excluded. Without a
+    ``planner``, one is fitted in memory on the store's train split within ``base_filter``.
     """
-    from agents.tasks.report_edit import (
-        CANDIDATES,
-        as_candidates,
-        edit_impression,
-        impression_findings,
-        required_labels,
-    )
+    from agents.tasks.report_edit import CANDIDATES, as_candidates, edit_impression, required_labels
+    from agents.tasks.report_plan import planner_from_store
     from lakehouse.labeler import label_text
     from lakehouse.retrieval import retrieve_batch
 
+    planner = planner or planner_from_store(store, None, base_filter)
     texts, excludes = list(texts), [[i] for i in ids]
     labels = [dict(label_text(t)) for t in texts]
-    neighbours = retrieve_batch(store, embedder, texts, k=CANDIDATES, exclude_ids=excludes, base_filter=base_filter)
-    targets = [impression_findings(lab, as_candidates(n)) for lab, n in zip(labels, neighbours, strict=True)]
+    plans = [planner.plan(t) for t in texts]
+    targets = [p.target for p in plans]
     found = retrieve_batch(store, embedder, texts, k=CANDIDATES, exclude_ids=excludes, base_filter=base_filter, strategy="text",
                            required_findings=[required_labels(t, lab) for t, lab in zip(targets, labels, strict=True)])
     empty = [i for i, hits in enumerate(found) if not hits]
@@ -150,8 +154,8 @@ def edit_drafts(store: Any, embedder: Any, texts: Sequence[str], ids: Sequence[s
         for i, hits in zip(empty, retry, strict=True):
             found[i] = hits
     evidence, impressions = [], []
-    for text, target, hits in zip(texts, targets, found, strict=True):
-        edited = edit_impression(text, target, as_candidates(hits))
+    for text, plan, hits in zip(texts, plans, found, strict=True):
+        edited = edit_impression(text, plan, as_candidates(hits), planner)
         evidence.append(([h for h in hits if h.case_id == edited.base_case_id] + [h for h in hits if h.case_id != edited.base_case_id])[:k])
         impressions.append(edited.impression)
     return evidence, impressions

@@ -38,7 +38,6 @@ from agents.tasks.report_edit import (
     EDITOR_VERSION,
     as_candidates,
     edit_impression,
-    impression_findings,
     required_labels,
 )
 from agents.tasks.text_inputs import clinical_text
@@ -139,19 +138,19 @@ def retrieve(ctx: TaskContext, task: BaseModel) -> dict[str, Any]:
     labels: dict[str, str] = dict(call(ctx, "label_findings", {"text": task.findings}, FindingLabels).labels)
     hits: list[CaseEvidence] = []
     image_hits: list[CaseEvidence] = []
+    evidence: dict[str, Any] = {"query_labels": labels}
+    if task.mode == "rag":  # the candidates are chosen by the findings the impression will state
+        hits, evidence["edit"] = _edit_candidates(ctx, task, labels)
     if task.mode != "no-rag":
-        k = CANDIDATES if task.mode == "rag" else task.k  # rag: the neighbours that vote on the target findings
-        args: dict[str, Any] = {"findings": task.findings, "k": k, "mode": task.mode, "exclude_ids": [task.case_id] if task.case_id else []}
+        args: dict[str, Any] = {"findings": task.findings, "k": task.k, "mode": task.mode, "exclude_ids": [task.case_id] if task.case_id else []}
         if vector is not None:
             args["image_vector"] = vector  # image neighbours join the label-aware pool
-        hits = _similar(ctx, args, task.case_id)
+        if task.mode != "rag":
+            hits = _similar(ctx, args, task.case_id)
         if vector is not None:
             # The label-aware rerank judges its pool by text, so image neighbours are also fetched and cited on their own.
             found = {h.case_id for h in hits}
             image_hits = [h for h in _similar(ctx, {**args, "k": task.k, "strategy": "image"}, task.case_id) if h.case_id not in found]
-    evidence: dict[str, Any] = {"query_labels": labels}
-    if task.mode == "rag":
-        hits, evidence["edit"] = _edit_candidates(ctx, task, labels, hits)
     return {"ids": [h.case_id for h in hits + image_hits], "hits": dump_all(hits), "image_hits": dump_all(image_hits), **evidence}
 
 
@@ -160,18 +159,22 @@ def _similar(ctx: TaskContext, args: dict[str, Any], case_id: str | None) -> lis
     return [h for h in call(ctx, "retrieve_similar_cases", args, SimilarCases).hits if h.case_id != case_id]
 
 
-def _edit_candidates(ctx: TaskContext, task: ReportInput, labels: dict[str, str], neighbours: list[CaseEvidence]) -> tuple[list[CaseEvidence], dict[str, Any]]:
-    """rag: the findings the impression states (vote of the label-aware neighbours) and the edited impression.
+def _edit_candidates(ctx: TaskContext, task: ReportInput, labels: dict[str, str]) -> tuple[list[CaseEvidence], dict[str, Any]]:
+    """rag: the findings the impression states (the impression planner) and the edited impression.
 
-    The neighbours come from a label-aware search of ``report_edit.CANDIDATES`` cases; the
-    candidates from a plain text search restricted to reports carrying the target findings
-    (normal reports for a normal query), retried unrestricted when none matches. The cited
-    hits are the edited case first, then the other closest candidates (``task.k`` in all).
+    The candidates come from a plain text search of ``report_edit.CANDIDATES`` cases restricted
+    to reports carrying the target findings (normal reports for a normal query), retried
+    unrestricted when none matches. The cited hits are the edited case first, then the other
+    closest candidates (``task.k`` in all).
     """
-    target = impression_findings(labels, as_candidates(neighbours))
+    from agents.tasks.report_plan import planner_for
+
+    planner = planner_for(ctx.resources)
+    plan = planner.plan(task.findings)
+    target = plan.target
     args: dict[str, Any] = {"findings": task.findings, "k": CANDIDATES, "mode": task.mode, "strategy": "text", "exclude_ids": [task.case_id] if task.case_id else []}
     found = _similar(ctx, {**args, "required_findings": required_labels(target, labels)}, task.case_id) or _similar(ctx, args, task.case_id)
-    edited = edit_impression(task.findings, target, as_candidates(found))
+    edited = edit_impression(task.findings, plan, as_candidates(found), planner)
     first = [h for h in found if h.case_id == edited.base_case_id]
     cited = (first + [h for h in found if h.case_id != edited.base_case_id])[: task.k]
     return cited, dump(edited)

@@ -1,43 +1,49 @@
-"""Retrieve-then-edit on hand-made candidates (real labeler)."""
+"""Retrieve-then-edit on hand-made candidates (real labeler, a real planner fitted on a small corpus)."""
 
 from __future__ import annotations
 
-from agents.tasks.report_edit import (
-    Candidate,
-    abnormal_positives,
-    edit_impression,
-    impression_findings,
-    required_labels,
-)
+import pytest
+
+from agents.tasks.report_edit import Candidate, abnormal_positives, edit_impression, required_labels
+from agents.tasks.report_plan import ImpressionPlanner, Plan, fit_planner
 
 FINDINGS = "The heart is enlarged. Small right pleural effusion. No pneumothorax."
 
 
-def test_exact_label_match_is_used_unchanged() -> None:
+@pytest.fixture(scope="module")
+def planner() -> ImpressionPlanner:
+    corpus = [("A", "Heart size normal. Lungs clear.", "No acute disease."),
+              ("B", "The heart is enlarged. Small right pleural effusion.", "Cardiomegaly with small right pleural effusion."),
+              ("C", "Heart enlarged.", "Cardiomegaly. Left lower lobe atelectasis.")]
+    return fit_planner(corpus)
+
+
+def test_exact_label_match_is_used_unchanged(planner: ImpressionPlanner) -> None:
     cands = [
         Candidate(case_id="A", findings="Heart size normal. Lungs clear.", impression="No acute disease."),
         Candidate(case_id="B", findings="The heart is enlarged. Small right pleural effusion.", impression="Cardiomegaly with small right pleural effusion."),
     ]
-    out = edit_impression(FINDINGS, {"cardiomegaly", "pleural_effusion"}, cands)
+    out = edit_impression(FINDINGS, Plan(target={"cardiomegaly", "pleural_effusion"}), cands, planner)
     assert out.base_case_id == "B" and out.impression == "Cardiomegaly with small right pleural effusion." and not out.added
 
 
-def test_repair_removes_foreign_findings_and_adds_missing_ones() -> None:
+def test_repair_removes_foreign_findings_and_adds_missing_ones(planner: ImpressionPlanner) -> None:
     cands = [Candidate(case_id="C", findings="Heart enlarged.", impression="Cardiomegaly. Left lower lobe atelectasis.")]
-    out = edit_impression(FINDINGS, {"cardiomegaly", "pleural_effusion"}, cands)
+    out = edit_impression(FINDINGS, Plan(target={"cardiomegaly", "pleural_effusion"}), cands, planner)
     assert out.removed == ["Left lower lobe atelectasis."] and out.added == ["Small pleural effusion."]
     assert abnormal_positives(out.impression) == {"cardiomegaly", "pleural_effusion"}
 
 
-def test_normal_target_and_empty_pool() -> None:
-    assert edit_impression("Lungs clear.", set(), []).impression == "No acute cardiopulmonary abnormality."
+def test_inferred_findings_are_stated_hedged_not_copied(planner: ImpressionPlanner) -> None:
+    # The candidate states pneumonia with another patient's location; the query's text never says pneumonia.
+    cands = [Candidate(case_id="D", findings="Right basilar opacity.", impression="Right lower lobe pneumonia.")]
+    plan = Plan(target={"lung_opacity", "pneumonia"}, inferred={"pneumonia"})
+    out = edit_impression("Patchy basilar airspace opacity.", plan, cands, planner)
+    assert "Right lower lobe pneumonia." in out.removed and "Possible pneumonia." in out.added
+    assert out.inferred == ["pneumonia"] and abnormal_positives(out.impression) == {"lung_opacity", "pneumonia"}
+
+
+def test_normal_target_and_empty_pool(planner: ImpressionPlanner) -> None:
+    assert edit_impression("Lungs clear.", Plan(target=set()), [], planner).impression == "No acute cardiopulmonary abnormality."
     assert required_labels(set(), {}) == {"no_finding": "present"}
     assert required_labels({"edema", "cardiomegaly"}, {"edema": "uncertain", "cardiomegaly": "present"}) == {"cardiomegaly": "present"}
-
-
-def test_vote_drops_findings_neighbours_leave_out() -> None:
-    labels = {"cardiomegaly": "present", "support_devices": "present", "no_finding": "absent"}
-    left_out = [Candidate(case_id=f"N{i}", findings="Pacemaker leads in place. Heart enlarged.", impression="Cardiomegaly.") for i in range(5)]
-    assert impression_findings(labels, left_out) == {"cardiomegaly"}
-    stated = [Candidate(case_id=f"S{i}", findings="Pacemaker leads in place.", impression="Pacemaker in place.") for i in range(5)]
-    assert impression_findings(labels, stated) == {"cardiomegaly", "support_devices"}
