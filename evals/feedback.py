@@ -149,6 +149,7 @@ def evaluate_feedback(settings: Settings, *, cycles: int = 5, runs_per_cycle: in
     """Run every arm over the same noise and report runs; returns (and writes) the per-cycle figures."""
     import os
 
+    from agents.tasks.report_plan import planner_from_store
     from lakehouse.feedback import Clinician, import_labels
     from lakehouse.retrieval import retrieve_batch
     from lakehouse.semantic import SearchFilter, open_store
@@ -163,6 +164,7 @@ def evaluate_feedback(settings: Settings, *, cycles: int = 5, runs_per_cycle: in
     flips = sim.noise_plan(truth, FINDINGS, noise, seed)
     noisy = {(c, f) for c, fs in flips.items() for f in fs}
     pool = sim.query_pool(truth, FINDINGS, seed)
+    planner = planner_from_store(source, None, SearchFilter(split="train")) if draft_mode == "rag" else None  # texts only: noise cannot reach it
     preds: dict[str, list[set[str]]] = {}
     result_arms: dict[str, list[CycleRow]] = {}
     work = Path(tempfile.mkdtemp(prefix="sage-feedback-eval-"))
@@ -185,7 +187,7 @@ def evaluate_feedback(settings: Settings, *, cycles: int = 5, runs_per_cycle: in
                 if cycle and name == "static":  # nothing changes without feedback: the cycle-0 figures hold
                     arm.rows.append(arm.rows[0].model_copy(update={"cycle": cycle}))
                 else:
-                    arm.rows.append(_row(arm, cycle, corrections, noisy, tests, refs, embedder, bootstrap_rounds, seed, preds, draft_mode))
+                    arm.rows.append(_row(arm, cycle, corrections, noisy, tests, refs, embedder, bootstrap_rounds, seed, preds, draft_mode, planner))
                 log.warning("%s cycle %d: %s", name, cycle, arm.rows[-1].model_dump(exclude={"macro_f1_ci"}))
             result_arms[name] = arm.rows
             arm.store.close()
@@ -282,10 +284,10 @@ def tune_threshold(settings: Settings, *, seed: int = 1, noise: float = 0.3, cor
 
 
 def _row(arm: _Arm, cycle: int, corrections: int, noisy: set[tuple[str, str]], tests: list[dict[str, Any]], refs: list[set[str]], embedder: Any, rounds: int, seed: int,
-         preds: dict[str, list[set[str]]], draft_mode: str) -> CycleRow:
+         preds: dict[str, list[set[str]]], draft_mode: str, planner: Any) -> CycleRow:
     accuracy, _ = sim.label_accuracy(arm.store, arm.truth, FINDINGS)
     still = sum(1 for case, fs in sim.wrong_labels(arm.store, arm.truth, FINDINGS).items() for f in fs if (case, f) in noisy)
-    pred = sim.draft_positives(arm.store, embedder, tests, ABNORMAL, draft_mode)
+    pred = sim.draft_positives(arm.store, embedder, tests, ABNORMAL, draft_mode, planner)
     preds[arm.name] = pred
     propagates = arm.rules.propagate
     return CycleRow(

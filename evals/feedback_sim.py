@@ -69,12 +69,14 @@ def query_pool(truth: Truth, findings: Sequence[str], seed: int) -> list[str]:
     return pool
 
 
-def draft_positives(store: SemanticStore, embedder: Any, cases: Sequence[dict[str, Any]], abnormal: Sequence[str], mode: str = "rag") -> list[set[str]]:
+def draft_positives(store: SemanticStore, embedder: Any, cases: Sequence[dict[str, Any]], abnormal: Sequence[str], mode: str = "rag",
+                    planner: Any = None) -> list[set[str]]:
     """Drafts of test cases from the train split, as the positive findings the labeler reads in them.
 
-    ``rag``: the report task's retrieve-then-edit draft (label-aware neighbours vote on the
-    findings to state, then the consensus impression among cases carrying them is edited; no
-    model), so corrected labels change both the vote and the cases edited.
+    ``rag``: the report task's retrieve-then-edit draft (the impression planner picks the
+    findings to state from the query's text, then the consensus impression among cases whose
+    labels carry them is edited; no model), so corrected labels change which cases are edited.
+    ``planner``: fitted once by the caller (it reads report texts, which feedback never changes).
     ``retrieval-only``: the nearest train case's impression under label-aware ranking.
     """
     from lakehouse.labeler import label_text
@@ -83,7 +85,7 @@ def draft_positives(store: SemanticStore, embedder: Any, cases: Sequence[dict[st
     if mode == "rag":
         from agents.tasks.batch import edit_drafts
 
-        _, drafts = edit_drafts(store, embedder, texts, ids, base_filter=train)
+        _, drafts = edit_drafts(store, embedder, texts, ids, base_filter=train, planner=planner)
     else:
         from lakehouse.retrieval import retrieve_batch
 
