@@ -21,6 +21,7 @@ Markdown table and two PNG plots in ``out_dir`` (``evals/results/`` by default).
 Run::
 
     SAGE_HOME=.sage .venv/bin/python -m evals.report --limit 40
+    SAGE_HOME=.sage .venv/bin/python -m evals.report --modes rag --append   # re-score one mode, keep the others
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class ReportEvalResult(BaseModel):
     adapter: str | None
     judge: str = Field(description="Who decides the clinical axis (the labeler, frozen rules).")
     reference_mesh_f1: float = Field(description="MeSH agreement of the radiologists' own impressions (ceiling).")
+    cases_digest: str | None = Field(None, description="Digest of the evaluated case ids and impressions (``--append`` checks it).")
     modes: dict[str, ModeScores]
     baselines: dict[str, ModeScores]
     outputs: dict[str, str] = Field(default_factory=dict)
@@ -170,6 +172,7 @@ def evaluate_reports(
     max_new_tokens: int = 64,
     samples: int = 1000,
     out_dir: Path | None = RESULTS_DIR,
+    append: bool = False,
 ) -> ReportEvalResult:
     """Draft and score every mode on the same cases; write JSON, Markdown and plots to ``out_dir`` (``None``: no files).
 
@@ -185,6 +188,9 @@ def evaluate_reports(
         max_new_tokens: Generation budget of the model-based modes.
         samples: Bootstrap resamples.
         out_dir: Where to write results.
+        append: Keep the modes already in ``out_dir``'s results for this split (same cases,
+            same model and adapter, else ``ValueError`` before any drafting) and add or replace
+            ``modes``: a slow mode need not be re-run when a fast one changes.
     """
     from agents.tasks.batch import BatchItem, generate_impressions
     from lakehouse.semantic import SearchFilter
@@ -197,7 +203,8 @@ def evaluate_reports(
     base = SearchFilter(split="train", exclude_ids=held_out)
     items = [BatchItem(id=c["case_id"], findings=c["findings"]) for c in cases]
     mesh = _mesh([c["case_id"] for c in cases])
-    scored: dict[str, ModeScores] = {}
+    digest = cases_digest(cases)
+    scored: dict[str, ModeScores] = dict(_previous(out_dir, split, digest, model or settings.chat_model, adapter).modes) if append else {}
     for mode in modes:
         results = generate_impressions(Resources.for_settings(settings), items, mode=mode, model=model, adapter=adapter, batch_size=batch_size,  # type: ignore[arg-type]
                                        max_new_tokens=max_new_tokens, base_filter=base)
@@ -213,12 +220,33 @@ def evaluate_reports(
 
     reference_mesh = _micro([positive(label_text(c["impression"])) for c in cases], [mesh.get(c["case_id"], set()) for c in cases])
     result = ReportEvalResult(split=split, n=len(cases), seed=seed, model=model or settings.chat_model, adapter=adapter,
-                              judge=f"{LABELER_NAME} (rules frozen)", reference_mesh_f1=reference_mesh, modes=scored, baselines=baselines)
+                              judge=f"{LABELER_NAME} (rules frozen)", reference_mesh_f1=reference_mesh, cases_digest=digest, modes=scored, baselines=baselines)
     if out_dir is not None:
         from evals.report_output import write_outputs
 
         result.outputs = write_outputs(result, out_dir)
     return result
+
+
+def cases_digest(cases: Sequence[dict[str, Any]]) -> str:
+    """Which cases were scored against which references (order-independent)."""
+    import hashlib
+
+    text = "\x1e".join(f"{c['case_id']}\x1f{c['impression']}" for c in sorted(cases, key=lambda c: c["case_id"]))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _previous(out_dir: Path | None, split: str, digest: str, model: str, adapter: str | None) -> ReportEvalResult:
+    """The results ``append`` adds to, checked to be of the same cases, model and adapter."""
+    path = (out_dir or RESULTS_DIR) / f"report_eval_{split}.json"
+    if not path.exists():
+        raise ValueError(f"nothing to append to: {path} does not exist (run without --append first)")
+    found = ReportEvalResult.model_validate_json(path.read_text())
+    if found.cases_digest != digest:
+        raise ValueError(f"{path} scored other cases (digest {found.cases_digest}, now {digest}): re-run every mode without --append")
+    if (found.model, found.adapter) != (model, adapter):
+        raise ValueError(f"{path} was drafted with model {found.model}, adapter {found.adapter}: append only with the same ones")
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -230,11 +258,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--adapter", default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--append", action="store_true", help="add/replace these modes in the existing results of the same cases")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from evals.report_output import markdown_table
 
-    result = evaluate_reports(Settings(), args.modes.split(","), args.adapter, args.limit, args.seed, split=args.split, out_dir=args.out_dir)
+    try:
+        result = evaluate_reports(Settings(), args.modes.split(","), args.adapter, args.limit, args.seed, split=args.split, out_dir=args.out_dir, append=args.append)
+    except ValueError as exc:  # bad --append, no ingested cases: say so, no traceback
+        parser.error(str(exc))
     print(markdown_table(result))  # noqa: T201 - script output
 
 

@@ -41,7 +41,7 @@ MBR_TOP = 5  # lexically closest candidates among which the consensus impression
 # Added when a target finding is not stated by the chosen impression (house style: short, plain).
 HOUSE_PHRASES: dict[str, str] = {
     "cardiomegaly": "Cardiomegaly.",
-    "enlarged_cardiomediastinum": "Enlarged cardiomediastinal silhouette.",
+    "enlarged_cardiomediastinum": "Enlarged mediastinal silhouette.",
     "lung_opacity": "Airspace opacity.",
     "lung_lesion": "Pulmonary nodule.",
     "edema": "Pulmonary edema.",
@@ -52,9 +52,11 @@ HOUSE_PHRASES: dict[str, str] = {
     "pleural_effusion": "Small pleural effusion.",
     "pleural_other": "Pleural thickening.",
     "fracture": "Rib fracture.",
-    "support_devices": "Support devices in place.",
+    "support_devices": "Medical devices in place.",
 }
 _WORD = re.compile(r"[a-z0-9]+")
+# Where a finding is: a kept sentence may name only places the query's findings name.
+_PLACE = re.compile(r"\b(right|left|bilateral|bibasilar|upper|middle|lower|lingula|lingular|apical|apex|retrocardiac|perihilar)\b")
 
 
 class Candidate(BaseModel):
@@ -145,13 +147,16 @@ def edit_impression(query_findings: str, plan: Plan, candidates: Sequence[Candid
         text = " ".join(_statement(f, plan) for f in FINDING_KEYS if f in target) or NORMAL_IMPRESSION
         return why.model_copy(update={"impression": text, "added": [text]})
     base = _consensus(query_findings, pool, planner)
-    if stated[base.case_id] == target and not (plan.inferred & target):
-        return why.model_copy(update={"impression": base.impression.strip(), "base_case_id": base.case_id})
+    places = set(_PLACE.findall(query_findings.lower()))
     kept: list[str] = []
     removed: list[str] = []
     for sentence in split_sentences(base.impression):
         named = abnormal_positives(sentence)
-        (kept if named <= target - plan.inferred else removed).append(sentence)
+        # Another patient's side or lobe is never copied: such a sentence gives way to the house phrase.
+        foreign = bool(named) and bool(set(_PLACE.findall(sentence.lower())) - places)
+        (kept if named <= target - plan.inferred and not foreign else removed).append(sentence)
+    if not removed and stated[base.case_id] == target:
+        return why.model_copy(update={"impression": base.impression.strip(), "base_case_id": base.case_id})
     have = abnormal_positives(" ".join(kept))
     added = [_statement(f, plan) for f in FINDING_KEYS if f in target - have and f in HOUSE_PHRASES]
     text = " ".join(added + kept).strip() or NORMAL_IMPRESSION

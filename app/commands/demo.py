@@ -60,6 +60,12 @@ def register(app: typer.Typer) -> None:
         output = result.output or {}
         drafter = "retrieve-then-edit from label-matched prior cases (no model call)" if output.get("mode") == "rag" else f"model {output.get('model') or '-'}"
         console.print(f"[bold]drafted by:[/] {drafter}; " + (f"adapter {output['adapter']} USED" if output.get("adapter") else "no adapter used"))
+        plan = result.evidence.get("edit") or {}
+        if plan:  # the impression planner's decision, so a reader sees why a finding is (not) stated
+            said = [f"states {', '.join(plan.get('target') or ['no_finding'])}"]
+            said += [f"inferred (stated hedged): {', '.join(plan['inferred'])}"] if plan.get("inferred") else []
+            said += [f"left out: {', '.join(plan['left_out'])}"] if plan.get("left_out") else []
+            console.print("[bold]impression plan:[/] " + "; ".join(said))
         console.print(f"[bold]radiologist's impression (reference, never shown to the model):[/] {case.get('impression') or '-'}")
         for hit in result.evidence.get("hits", []):
             console.print(f"  evidence {hit['case_id']}: similarity {hit['similarity']:.2f}  positives {', '.join(hit['positive_findings']) or 'none'}")

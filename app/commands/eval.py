@@ -8,6 +8,7 @@ options. Examples::
     sagehealth eval agents
     sagehealth eval deid
     sagehealth eval guards --split test
+    sagehealth eval report --modes rag --append
 """
 
 from __future__ import annotations

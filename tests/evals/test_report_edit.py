@@ -47,3 +47,21 @@ def test_normal_target_and_empty_pool(planner: ImpressionPlanner) -> None:
     assert edit_impression("Lungs clear.", Plan(target=set()), [], planner).impression == "No acute cardiopulmonary abnormality."
     assert required_labels(set(), {}) == {"no_finding": "present"}
     assert required_labels({"edema", "cardiomegaly"}, {"edema": "uncertain", "cardiomegaly": "present"}) == {"cardiomegaly": "present"}
+
+
+def test_every_phrase_states_exactly_its_finding() -> None:
+    """An added statement must say what it is added for, to the labeler too (the draft is labelled again)."""
+    from agents.tasks.report_edit import HOUSE_PHRASES, hedged
+    from lakehouse.labeler import label_text
+
+    for finding, phrase in HOUSE_PHRASES.items():
+        assert abnormal_positives(phrase) == {finding}, phrase
+        assert label_text(hedged(finding))[finding] == "uncertain", hedged(finding)
+
+
+def test_another_patients_side_is_not_copied(planner: ImpressionPlanner) -> None:
+    cands = [Candidate(case_id="E", findings="Left basilar opacity.", impression="Left lower lobe atelectasis. No acute disease.")]
+    out = edit_impression("Right upper lobe atelectasis.", Plan(target={"atelectasis"}), cands, planner)
+    assert out.removed == ["Left lower lobe atelectasis."] and out.impression == "Atelectasis. No acute disease."
+    same_side = edit_impression("Left basilar atelectasis, lower lobe.", Plan(target={"atelectasis"}), cands, planner)
+    assert same_side.impression == "Left lower lobe atelectasis. No acute disease." and not same_side.removed

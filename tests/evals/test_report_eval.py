@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from core.settings import Settings
 from evals.report import eval_cases, evaluate_reports
 
@@ -40,3 +42,16 @@ def test_default_mode_stays_above_the_dev_floor(small_lakehouse: Settings) -> No
     assert result.modes["rag"].macro_f1.value >= DEV_MACRO_FLOOR, result.modes["rag"].macro_f1
     # The editor states abnormal findings where they are: it beats calling every case normal.
     assert result.modes["rag"].micro_f1.value >= result.baselines["constant normal"].micro_f1.value
+
+
+def test_append_adds_a_mode_and_refuses_other_cases(small_lakehouse: Settings, tmp_path: Path) -> None:
+    first = evaluate_reports(small_lakehouse, modes=("retrieval-only",), limit=5, samples=20, out_dir=tmp_path)
+    both = evaluate_reports(small_lakehouse, modes=("rag",), limit=5, samples=20, out_dir=tmp_path, append=True)
+    assert list(both.modes) == ["retrieval-only", "rag"] and both.cases_digest == first.cases_digest
+    assert both.modes["retrieval-only"] == first.modes["retrieval-only"]  # kept as scored, not re-drafted
+    data = json.loads(Path(both.outputs["json"]).read_text())
+    assert set(data["modes"]) == {"retrieval-only", "rag"} and "| retrieval-only |" in Path(both.outputs["markdown"]).read_text()
+    with pytest.raises(ValueError, match="other cases"):
+        evaluate_reports(small_lakehouse, modes=("rag",), limit=4, samples=20, out_dir=tmp_path, append=True)
+    with pytest.raises(ValueError, match="nothing to append"):
+        evaluate_reports(small_lakehouse, modes=("rag",), limit=5, samples=20, out_dir=tmp_path / "empty", append=True)
