@@ -134,7 +134,7 @@ def _consensus(query_findings: str, pool: Sequence[Candidate], planner: Impressi
 
 def edit_impression(query_findings: str, plan: Plan, candidates: Sequence[Candidate], planner: ImpressionPlanner) -> EditedImpression:
     """Draft the impression stating exactly ``plan.target`` from the label-matched ``candidates`` (module docstring)."""
-    from lakehouse.labeler import split_sentences
+    from lakehouse.labeler import label_text, split_sentences
 
     target = plan.target
     why = EditedImpression(impression="", target=sorted(target) or ["no_finding"], inferred=sorted(plan.inferred), left_out=sorted(plan.left_out),
@@ -151,10 +151,12 @@ def edit_impression(query_findings: str, plan: Plan, candidates: Sequence[Candid
     kept: list[str] = []
     removed: list[str] = []
     for sentence in split_sentences(base.impression):
-        named = abnormal_positives(sentence)
-        # Another patient's side or lobe is never copied: such a sentence gives way to the house phrase.
-        foreign = bool(named) and bool(set(_PLACE.findall(sentence.lower())) - places)
-        (kept if named <= target - plan.inferred and not foreign else removed).append(sentence)
+        states = {f: v for f, v in label_text(sentence).items() if v in ("present", "uncertain") and f != "no_finding"}
+        # Another patient's side or lobe is never copied, nor a certainty the query's text does not
+        # have: such a sentence gives way to the (hedged) house phrase.
+        foreign = bool(states) and bool(set(_PLACE.findall(sentence.lower())) - places)
+        surer = any(states[f] == "present" for f in plan.uncertain & set(states))
+        (kept if set(states) <= target - plan.inferred and not foreign and not surer else removed).append(sentence)
     if not removed and stated[base.case_id] == target:
         return why.model_copy(update={"impression": base.impression.strip(), "base_case_id": base.case_id})
     have = abnormal_positives(" ".join(kept))
@@ -164,7 +166,7 @@ def edit_impression(query_findings: str, plan: Plan, candidates: Sequence[Candid
 
 
 def _statement(finding: str, plan: Plan) -> str:
-    return hedged(finding) if finding in plan.inferred else HOUSE_PHRASES[finding]
+    return hedged(finding) if finding in plan.inferred | plan.uncertain else HOUSE_PHRASES[finding]
 
 
 def as_candidates(hits: Iterable[CaseEvidence]) -> list[Candidate]:

@@ -83,6 +83,7 @@ class Plan(BaseModel):
     target: set[str] = Field(description="Abnormal findings the impression states (empty: a normal impression).")
     inferred: set[str] = Field(default_factory=set, description="Target findings the findings text does not state (stated hedged).")
     left_out: set[str] = Field(default_factory=set, description="Findings the text states that the impression leaves out.")
+    uncertain: set[str] = Field(default_factory=set, description="Target findings the text states only as possible (stated hedged).")
     probabilities: dict[str, float] = Field(default_factory=dict, description="Per finding considered, the planner's probability.")
 
 
@@ -205,7 +206,8 @@ class ImpressionPlanner(BaseModel):
                     probabilities[f] = round(p, 4)
                     target.add(f)
                     inferred.add(f)
-        return Plan(target=target, inferred=inferred, left_out=set(reading.positives) - target, probabilities=probabilities)
+        uncertain = {f for f in target if reading.positives.get(f) == "uncertain"}
+        return Plan(target=target, inferred=inferred, left_out=set(reading.positives) - target, uncertain=uncertain, probabilities=probabilities)
 
     def vector(self, text: str) -> dict[str, float]:
         """Unit TF-IDF vector of a findings text over the planner's n-grams (unknown n-grams ignored)."""

@@ -65,3 +65,13 @@ def test_another_patients_side_is_not_copied(planner: ImpressionPlanner) -> None
     assert out.removed == ["Left lower lobe atelectasis."] and out.impression == "Atelectasis. No acute disease."
     same_side = edit_impression("Left basilar atelectasis, lower lobe.", Plan(target={"atelectasis"}), cands, planner)
     assert same_side.impression == "Left lower lobe atelectasis. No acute disease." and not same_side.removed
+
+
+def test_a_possible_finding_is_not_made_certain(planner: ImpressionPlanner) -> None:
+    findings = "Possible small left pleural effusion. Heart enlarged."
+    plan = planner.plan(findings)
+    assert plan.target == {"pleural_effusion", "cardiomegaly"} and plan.uncertain == {"pleural_effusion"}
+    cands = [Candidate(case_id="F", findings="Left effusion. Large heart.", impression="Cardiomegaly. Left pleural effusion.")]
+    out = edit_impression(findings, plan, cands, planner)
+    assert out.removed == ["Left pleural effusion."] and out.added == ["Possible small pleural effusion."]
+    assert out.impression == "Possible small pleural effusion. Cardiomegaly."
