@@ -133,11 +133,10 @@ def _fit_logistic(examples: Sequence[tuple[set[str], bool]]) -> FindingModel:
     counts = Counter(x for feats, _ in examples for x in feats)
     vocab = sorted(x for x, c in counts.items() if c >= MIN_COUNT)
     index = {x: i for i, x in enumerate(vocab)}
-    rows = torch.zeros((len(examples), len(vocab)), dtype=torch.float64)
-    for r, (feats, _) in enumerate(examples):
-        for x in feats:
-            if x in index:
-                rows[r, index[x]] = 1.0
+    cells = sorted({(r, index[x]) for r, (feats, _) in enumerate(examples) for x in feats if x in index})
+    at = torch.tensor(cells, dtype=torch.long).reshape(-1, 2).T
+    # Sparse: a row holds a few dozen of the ~1,000 n-grams, and dense products dominated the fit.
+    rows = torch.sparse_coo_tensor(at, torch.ones(at.shape[1], dtype=torch.float64), (len(examples), len(vocab)), check_invariants=True).coalesce()
     y = torch.tensor([float(t) for _, t in examples], dtype=torch.float64)
     w = torch.zeros(len(vocab), dtype=torch.float64, requires_grad=True)
     b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
@@ -145,7 +144,8 @@ def _fit_logistic(examples: Sequence[tuple[set[str], bool]]) -> FindingModel:
 
     def loss() -> torch.Tensor:
         optimiser.zero_grad()
-        value = torch.nn.functional.binary_cross_entropy_with_logits(rows @ w + b, y, reduction="sum") + 0.5 * L2 * (w * w).sum()
+        logits = torch.sparse.mm(rows, w.unsqueeze(1)).squeeze(1) + b
+        value = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="sum") + 0.5 * L2 * (w * w).sum()
         value.backward()  # type: ignore[no-untyped-call]
         return value
 
