@@ -99,7 +99,7 @@ def ingest(resources: Resources, caller: Caller, request: IngestRequest, progres
 def fit_planner(resources: Resources, progress: bool | ProgressFn = False) -> None:
     """Fit (or load, when these reports were fitted before) the report drafts' impression planner.
 
-    Done at ingest so that the first ``rag`` report does not wait for it (about 20 s on 2 cores
+    Done at ingest so that the first ``rag`` report does not wait for it (about 25 s on 2 cores
     for the shipped corpus; agents.tasks.report_plan).
     """
     from agents.tasks.report_plan import planner_for

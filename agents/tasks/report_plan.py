@@ -20,7 +20,8 @@ on test or development cases), maximising that finding's F1. A finding the data 
 stated hedged ("Possible pneumonia.") and flagged for review by the report task.
 
 The fitted planner is plain JSON (weights over word n-grams, and the inverse document
-frequencies the editor uses to find reports in the same template); no report text is kept.
+frequencies the editor uses to find reports in the same template): words and word pairs seen
+in several reports, no whole sentence or report.
 
 Usage::
 
@@ -287,7 +288,7 @@ def planner_from_store(store: Any, models_dir: Path | None, base_filter: Any = N
     """The planner of the store's train-split reports (within ``base_filter``), fitted once per corpus.
 
     The fitted planner is saved under ``models_dir/impression-planner/<corpus digest>.json``, so a
-    re-run on the same reports loads it (seconds) instead of fitting again (about 20 s on 2 cores
+    re-run on the same reports loads it (seconds) instead of fitting again (about 25 s on 2 cores
     for the shipped corpus); ingest fits it ahead of the first report. ``models_dir=None`` fits in
     memory only.
     """
