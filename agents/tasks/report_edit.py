@@ -77,7 +77,8 @@ class EditedImpression(BaseModel):
     left_out: list[str] = Field(default_factory=list, description="Findings of the findings text the impression leaves out.")
     probabilities: dict[str, float] = Field(default_factory=dict, description="The planner's probability per finding it weighed.")
     base_case_id: str | None = Field(None, description="Prior case whose impression was edited.")
-    removed: list[str] = Field(default_factory=list, description="Sentences removed for naming findings outside the target.")
+    removed: list[str] = Field(default_factory=list, description="Sentences removed: a finding outside the target, a side or lobe the query does not name, "
+                                                                  "or a certainty the query does not have.")
     added: list[str] = Field(default_factory=list, description="House-style statements added for target findings.")
     version: str = EDITOR_VERSION
 
@@ -97,7 +98,7 @@ def required_labels(target: set[str], query_labels: Mapping[str, str]) -> dict[s
 
 
 def hedged(finding: str) -> str:
-    """The house phrase of a finding, hedged ("Possible pneumonia.") for one the findings text does not state."""
+    """The house phrase of a finding, hedged ("Possible pneumonia."): for one the planner inferred or the text gives as possible."""
     phrase = HOUSE_PHRASES[finding]
     return f"Possible {phrase[0].lower()}{phrase[1:]}"
 
