@@ -10,10 +10,10 @@ Four arms start from the same lakehouse copy with the same label noise (see
 - ``full``: corrections plus propagation with the text-support check (the pack's rule).
 
 Per cycle and arm: corpus label accuracy (train, evaluated findings), propagation precision and
-recall, and the macro F1 of ``rag`` drafts (the report task's retrieve-then-edit mode: label-aware
-neighbours vote on the findings to state, the consensus impression among cases carrying them is
-edited; no model, so thousands of drafts fit on 2 CPU cores) on held-out test cases with a
-bootstrap interval.
+recall, and the macro F1 of ``rag`` drafts (the report task's retrieve-then-edit mode: the
+impression planner picks the findings to state, the consensus impression among cases whose
+labels carry them is edited; no model, so thousands of drafts fit on 2 CPU cores) on held-out
+test cases with a bootstrap interval.
 
 The propagation threshold is chosen by :func:`tune_threshold` on the train split only (another
 noise seed, no test case is read): the lowest similarity threshold whose propagation precision
