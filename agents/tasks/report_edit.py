@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
-from agents.tasks.report_plan import ImpressionPlanner, Plan, cosine
+from agents.tasks.report_plan import ImpressionPlanner, Plan, abnormal_positives, cosine
 from lakehouse.findings import FINDING_KEYS
 from lakehouse.retrieval import CaseEvidence
 
@@ -81,13 +81,6 @@ class EditedImpression(BaseModel):
                                                                   "or a certainty the query does not have.")
     added: list[str] = Field(default_factory=list, description="House-style statements added for target findings.")
     version: str = EDITOR_VERSION
-
-
-def abnormal_positives(text: str) -> set[str]:
-    """Findings (``no_finding`` excluded) the labeler reads as present or uncertain in ``text``."""
-    from lakehouse.labeler import label_text
-
-    return {k for k, v in label_text(text).items() if v in ("present", "uncertain") and k != "no_finding"}
 
 
 def required_labels(target: set[str], query_labels: Mapping[str, str]) -> dict[str, str]:

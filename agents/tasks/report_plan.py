@@ -62,6 +62,13 @@ def ngrams(text: str) -> list[str]:
     return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
 
 
+def abnormal_positives(text: str) -> set[str]:
+    """Findings (``no_finding`` excluded) the labeler reads as present or uncertain in ``text``."""
+    from lakehouse.labeler import label_text
+
+    return {k for k, v in label_text(text).items() if v in ("present", "uncertain") and k != "no_finding"}
+
+
 class FindingModel(BaseModel):
     """One logistic regression and the probability above which its finding is stated."""
 
@@ -241,11 +248,10 @@ def fit_planner(reports: Sequence[tuple[str, str, str]], progress: Callable[[int
         progress: Called with (findings done, findings in all) as the per-finding models finish.
     """
     from lakehouse.labeler import LABELER_NAME
-    from lakehouse.labeler.labeler import label_text
 
     usable = sorted((i, f, m) for i, f, m in reports if f.strip() and m.strip())
     readings = [read_findings(f) for _, f, _ in usable]
-    stated = [{k for k, v in label_text(m).items() if v in ("present", "uncertain") and k != "no_finding"} for _, _, m in usable]
+    stated = [abnormal_positives(m) for _, _, m in usable]
     documents = Counter(g for _, f, _ in usable for g in set(ngrams(f)))
     n = len(usable)
     idf = {g: round(math.log((1 + n) / (1 + c)) + 1, 5) for g, c in documents.items() if c >= 2}
@@ -315,8 +321,8 @@ def planner_from_store(store: Any, models_dir: Path | None, base_filter: Any = N
 def planner_for(resources: Any, base_filter: Any = None, progress: Callable[[int, int], None] | None = None) -> ImpressionPlanner:
     """The installation's planner (train split within ``base_filter``), held by ``resources`` once loaded.
 
-    Ingest drops it (``resources.drop("impression_planner")``) and fits the new one, so a
-    server process never drafts with a planner of an older corpus.
+    An ingest through these resources drops it (``resources.drop("impression_planner")``) and fits
+    the new one; a process that did not run the ingest keeps its planner until it restarts.
     """
     key = "impression_planner:" + (base_filter.model_dump_json() if base_filter is not None else "train")
     return resources.derived(key, lambda: planner_from_store(resources.store, resources.settings.models_dir, base_filter, progress))  # type: ignore[no-any-return]
