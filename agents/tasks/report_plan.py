@@ -43,7 +43,7 @@ from pydantic import BaseModel, Field
 
 from lakehouse.findings import FINDING_KEYS
 
-PLANNER_VERSION = "impression-planner-v1"
+PLANNER_VERSION = "impression-planner-v2"  # v2: unfittable CV folds score at the default, not the truth
 FOLDS = 5
 MIN_EXAMPLES = 20  # fewer examples (or fewer than MIN_CLASS of either outcome): keep the default
 MIN_CLASS = 3
@@ -167,15 +167,19 @@ def _fittable(examples: Sequence[tuple[set[str], bool]]) -> bool:
     return len(examples) >= MIN_EXAMPLES and min(yes, len(examples) - yes) >= MIN_CLASS
 
 
-def _out_of_fold(examples: Sequence[tuple[set[str], bool]]) -> list[float]:
-    """Probability of each example from a model fitted on the other folds (folds by position: deterministic)."""
+def _out_of_fold(examples: Sequence[tuple[set[str], bool]], default: float) -> list[float]:
+    """Probability of each example from a model fitted on the other folds (folds by position: deterministic).
+
+    A fold whose training part cannot be fitted scores its examples at ``default`` (the decision
+    the planner makes without a model), so no held-out label leaks into the threshold choice.
+    """
     out = [0.0] * len(examples)
     for fold in range(FOLDS):
         train = [e for i, e in enumerate(examples) if i % FOLDS != fold]
         held = [i for i in range(len(examples)) if i % FOLDS == fold]
         model = _fit_logistic(train) if _fittable(train) else None
         for i in held:
-            out[i] = model.probability(examples[i][0]) if model else float(examples[i][1])
+            out[i] = model.probability(examples[i][0]) if model else default
     return out
 
 
@@ -260,8 +264,8 @@ def fit_planner(reports: Sequence[tuple[str, str, str]], progress: Callable[[int
         restate = [(restate_features(r, f), f in s) for r, s in zip(readings, stated, strict=True) if f in r.positives]
         infer = [(infer_features(r), f in s) for r, s in zip(readings, stated, strict=True) if f not in r.positives]
         fit_restate, fit_infer = _fittable(restate), sum(1 for _, t in infer if t) >= INFER_MIN and _fittable(infer)
-        p_restate = _out_of_fold(restate) if fit_restate else [1.0] * len(restate)
-        p_infer = _out_of_fold(infer) if fit_infer else [0.0] * len(infer)
+        p_restate = _out_of_fold(restate, 1.0) if fit_restate else [1.0] * len(restate)
+        p_infer = _out_of_fold(infer, 0.0) if fit_infer else [0.0] * len(infer)
         best = max((_joint_f1(restate, p_restate, t_r, infer, p_infer, t_i), -t_r, t_i, t_r) for t_r in RESTATE_GRID
                     for t_i in (INFER_GRID if fit_infer else (1.01,)))
         cv, t_r, t_i = best[0], best[3], best[2]

@@ -71,3 +71,10 @@ def test_planner_from_store_is_saved_once_per_corpus(small_lakehouse, tmp_path) 
     other = planner_from_store(store, None, SearchFilter(exclude_ids=held_out))  # in memory, without those cases
     assert other.corpus != first.corpus and other.reports < first.reports
     assert len(list((tmp_path / "impression-planner").glob("*.json"))) == 1
+
+
+def test_a_fold_that_cannot_be_fitted_never_scores_with_the_truth() -> None:
+    from agents.tasks.report_plan import _out_of_fold
+
+    examples = [({f"w:{i % 4}"}, i % 5 == 0) for i in range(20)]  # every fold trains on 16 < MIN_EXAMPLES
+    assert _out_of_fold(examples, 1.0) == [1.0] * 20 and _out_of_fold(examples, 0.0) == [0.0] * 20
