@@ -92,11 +92,11 @@ def ingest(resources: Resources, caller: Caller, request: IngestRequest, progres
             resources.drop("query")  # the DuckDB views hold the old snapshot
             resources.drop("redactor")  # new patients join its deny-list
             resources.drop("impression_planner")  # fitted on the reports that were there before
-        fit_planner(resources, progress)
+        prepare_impression_planner(resources, progress)
     return results
 
 
-def fit_planner(resources: Resources, progress: bool | ProgressFn = False) -> None:
+def prepare_impression_planner(resources: Resources, progress: bool | ProgressFn = False) -> None:
     """Fit (or load, when these reports were fitted before) the report drafts' impression planner.
 
     Done at ingest so that the first ``rag`` report does not wait for it (about 25 s on 2 cores
