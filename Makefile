@@ -79,6 +79,7 @@ lint: $(STAMP)
 # Each script prints its numbers and writes benchmarks/results/*.json (see docs/results.md).
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/embedder.py
 	$(BIN)/python benchmarks/search.py --sizes 10000,160000
 	$(BIN)/python benchmarks/generation.py
 	$(BIN)/python benchmarks/lora.py

@@ -33,6 +33,7 @@ flat server memory.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -128,13 +129,19 @@ def in_process(settings: Settings, clients: int, duration: float, queries: list[
 
         search(0, 0)  # warm-up: embedder, shard lease, planner
         turn(0, 0)
+        engine = str(getattr(resources.embedder, "engine", "torch"))
         alone = drive(1, min(duration, 10.0), search)  # one caller, no concurrency: the call's own latency
-        found = {"search_1_client": alone, "search": drive(clients, duration, search)}
+        found = {"embed_engine": engine, "search_1_client": alone, "search": drive(clients, duration, search)}
         if "chat" in workloads:
             found["chat"] = drive(clients, duration, turn)
         return found
     finally:
         resources.close()
+
+
+def http_stack() -> dict[str, str]:
+    """The event loop and HTTP parser uvicorn picks (``auto``: uvloop and httptools when installed)."""
+    return {"loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio", "http": "httptools" if importlib.util.find_spec("httptools") else "h11"}
 
 
 def rss_mb(pid: int) -> float:
@@ -227,6 +234,7 @@ def main() -> None:
     report = {
         "queries": args.queries, "distinct_queries": len(set(queries)), "workloads": sorted(workloads), "clients": args.clients, "duration_s": args.duration, "baseline_duration_s": args.baseline_duration, "home": str(settings.home),
         "cpus": os.cpu_count(), "python": platform.python_version(), "server_job_concurrency": settings.api_concurrency,
+        "embed_engine": baseline.pop("embed_engine"), "http_stack": http_stack(),
         "load_avg_before": [round(x, 2) for x in load_before], "load_avg_between": [round(x, 2) for x in load_mid],
         "load_avg_after": [round(x, 2) for x in os.getloadavg()], "target_p95_search_ms": TARGET_P95_SEARCH_MS,
         "in_process": baseline, "http": http,
@@ -241,6 +249,7 @@ def main() -> None:
     print(f"search in-process, 1 client: n={alone['n']} p50 {alone['p50_ms']} ms p95 {alone['p95_ms']} ms")
     verdict = "met" if http["search"]["p95_ms"] <= TARGET_P95_SEARCH_MS else "NOT met"
     print(f"p95 search over HTTP {http['search']['p95_ms']} ms: target <= {TARGET_P95_SEARCH_MS} ms {verdict}; server RSS MiB {http['server_rss_mb']}")
+    print(f"embedder engine {report['embed_engine']}, HTTP stack {report['http_stack']}")
     print(f"load avg {report['load_avg_before']} -> {report['load_avg_between']} -> {report['load_avg_after']}")
 
 

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, description="API key for the OpenAI-compatible endpoint.")
     openai_model: str | None = Field(None, description="Model name to request from the OpenAI-compatible endpoint.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Torch device for local models; auto uses a GPU when present.")
+    embed_engine: Literal["auto", "onnx", "torch"] = Field("auto", description="Text embedder engine: auto = ONNX Runtime when the device resolves to CPU, torch on CUDA.")
+    onnx_cache: Path | None = Field(None, description="Folder for the embedder's ONNX export; default SAGE_HOME/models/onnx. Files are named by a fingerprint of model and torch, so several homes can share one folder.")
     # Orchestration.
     checkpointer: Literal["sqlite", "postgres", "memory"] = Field("sqlite", description="LangGraph checkpointer backend.")
     postgres_dsn: SecretStr | None = Field(None, description="Postgres DSN when checkpointer=postgres.")
@@ -83,6 +85,11 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         """Cached model folders (e.g. the dequantized GGUF chat model)."""
         return self.home / "models"
+
+    @property
+    def onnx_dir(self) -> Path:
+        """The embedder's exported ONNX graphs (``SAGE_ONNX_CACHE``, else under :attr:`models_dir`)."""
+        return self.onnx_cache.expanduser() if self.onnx_cache is not None else self.models_dir / "onnx"
 
     @property
     def adapters_dir(self) -> Path:

@@ -128,7 +128,8 @@ class ModelZoo:
         if spec.backend == "transformers" and "embed" in spec.roles:
             from models.embedder import TextEmbedder, resolve_device
 
-            return self._cached(spec.name, lambda: TextEmbedder(Path(spec.location).expanduser(), device=resolve_device(self.settings.device)))
+            folder = Path(spec.location).expanduser()
+            return self._cached(spec.name, lambda: TextEmbedder(folder, device=resolve_device(self.settings.device), engine=self.settings.embed_engine, onnx_dir=self.settings.onnx_dir))
         return self._python_model(spec.name, "embed")
 
     def image_encoder(self, name: str | None = None) -> Any:

@@ -20,6 +20,10 @@ for _key, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENI
 # read a real key (forced, not setdefault, so a developer's own key is never touched).
 os.environ["SAGE_AUDIT_KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="sage-test-key-")) / "audit.key")
 
+# The embedder's ONNX export (~2 s, 90 MB) is keyed by model and torch, not by home: one shared
+# folder per test run instead of one export per temporary SAGE_HOME (subprocesses inherit it).
+os.environ.setdefault("SAGE_ONNX_CACHE", tempfile.mkdtemp(prefix="sage-test-onnx-"))
+
 SMALL_LAKEHOUSE_REPORTS = 300
 
 

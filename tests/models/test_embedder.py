@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -10,8 +12,23 @@ from models.embedder import TextEmbedder
 
 
 @pytest.fixture(scope="module")
-def embedder() -> TextEmbedder:
-    return TextEmbedder.from_settings(Settings(device="cpu"))
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SAGE_HOME for the module, so the ONNX export is made once and reused."""
+    return tmp_path_factory.mktemp("embedder-home")
+
+
+@pytest.fixture(scope="module", params=["onnx", "torch"])
+def embedder(request: pytest.FixtureRequest, home: Path) -> TextEmbedder:
+    """Every behaviour test runs on both engines: settings pick onnx on CPU, direct construction torch."""
+    if request.param == "torch":
+        return TextEmbedder(device="cpu")
+    emb = TextEmbedder.from_settings(Settings(home=home, device="cpu"))
+    assert emb.engine == "onnx"
+    return emb
+
+
+def same_engine(embedder: TextEmbedder, home: Path, **kwargs: int) -> TextEmbedder:
+    return TextEmbedder(embedder.folder, engine=embedder.engine, onnx_dir=Settings(home=home).onnx_dir, **kwargs)
 
 
 def test_shape_dtype_and_unit_norm(embedder: TextEmbedder) -> None:
@@ -40,19 +57,20 @@ def test_matches_sentence_transformers_reference(embedder: TextEmbedder) -> None
     np.testing.assert_allclose(v[:5], [-0.0344773, 0.0310232, 0.0067350, 0.0261090, -0.0393620], atol=1e-4)
 
 
-def test_deterministic_and_order_preserved_with_mixed_lengths(embedder: TextEmbedder) -> None:
+def test_deterministic_and_order_preserved_with_mixed_lengths(embedder: TextEmbedder, home: Path) -> None:
     texts = ["Cardiomegaly.", "No acute disease. " * 40, "Pneumothorax on the left side with mediastinal shift.", "", "Edema."]
-    small = TextEmbedder(embedder.folder, batch_size=2)
+    small = same_engine(embedder, home, batch_size=2)
+    assert small.engine == embedder.engine and small.batch_size == 2
     together = small.embed(texts)
     one_by_one = np.vstack([embedder.embed([t]) for t in texts])
     np.testing.assert_allclose(together, one_by_one, atol=1e-5)
     np.testing.assert_array_equal(embedder.embed(texts), embedder.embed(texts))
 
 
-def test_the_zoo_loads_the_embedder_once(tmp_path) -> None:  # noqa: ANN001
+def test_the_zoo_loads_the_embedder_once(home: Path) -> None:
     from models.zoo import ModelZoo
 
-    zoo = ModelZoo(Settings(home=tmp_path, device="cpu"))
+    zoo = ModelZoo(Settings(home=home, device="cpu"))
     first = zoo.embedder()
     assert isinstance(first, TextEmbedder) and zoo.embedder() is first and zoo.loaded() == ["minilm-l6"]
 
@@ -68,15 +86,27 @@ def test_emits_embeddings_span(embedder: TextEmbedder, tmp_path) -> None:
     assert int(attrs[Attr.INPUT_TOKENS]) > 2
 
 
-def test_settings_choose_the_embedder_from_the_zoo(tmp_path) -> None:  # noqa: ANN001
+def test_settings_choose_the_embedder_from_the_zoo(home: Path) -> None:
     from core.errors import SageError
     from models.embedder import EmbedderLoadError
 
-    assert TextEmbedder.from_settings(Settings(home=tmp_path)).dim == 384
+    assert TextEmbedder.from_settings(Settings(home=home)).dim == 384
     with pytest.raises(EmbedderLoadError, match="not an embedder"):
-        TextEmbedder.from_settings(Settings(home=tmp_path, embed_model="smollm2-135m"))
+        TextEmbedder.from_settings(Settings(home=home, embed_model="smollm2-135m"))
     with pytest.raises(SageError, match="no-such-embedder"):
-        TextEmbedder.from_settings(Settings(home=tmp_path, embed_model="no-such-embedder"))
+        TextEmbedder.from_settings(Settings(home=home, embed_model="no-such-embedder"))
+
+
+def test_settings_choose_the_engine_and_the_export_folder(home: Path, tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    shared = tmp_path / "shared-onnx"
+    emb = TextEmbedder.from_settings(Settings(home=home, device="cpu", embed_engine="onnx", onnx_cache=shared))
+    assert emb.engine == "onnx" and [p.suffix for p in shared.iterdir()] == [".onnx"]
+    assert Settings(home=tmp_path, onnx_cache=None).onnx_dir == tmp_path / "models" / "onnx"
+    assert TextEmbedder.from_settings(Settings(home=home, embed_engine="torch")).engine == "torch"
+    with pytest.raises(ValidationError, match="embed_engine"):
+        Settings(home=home, embed_engine="tensorrt")
 
 
 def test_concurrent_callers_get_the_vectors_they_would_get_alone(embedder: TextEmbedder) -> None:
@@ -84,7 +114,7 @@ def test_concurrent_callers_get_the_vectors_they_would_get_alone(embedder: TextE
 
     texts = [f"Small {side} pleural effusion, {size} in size." for side in ("left", "right") for size in ("tiny", "moderate", "large")] + ["Heart size is normal."]
     alone = {t: embedder.embed([t, "Heart size is normal."]) for t in texts}
-    passes_before = embedder._coalescer.passes
+    passes_before = embedder._coalescer.passes if embedder._coalescer is not None else 0
     got: dict[str, np.ndarray] = {}
     start = threading.Barrier(len(texts))
 
@@ -100,7 +130,10 @@ def test_concurrent_callers_get_the_vectors_they_would_get_alone(embedder: TextE
         t.join()
     for text in texts:
         np.testing.assert_allclose(got[text], alone[text], atol=1e-5)  # padding inside a shared pass changes nothing
-    assert embedder._coalescer.passes - passes_before < 3 * len(texts)  # requests shared passes
+    if embedder._coalescer is not None:  # torch: requests shared passes
+        assert embedder._coalescer.passes - passes_before < 3 * len(texts)
+    else:  # onnx: each caller runs on its own thread, ORT releases the GIL
+        assert embedder.engine == "onnx"
 
 
 def test_identical_texts_are_embedded_once(embedder: TextEmbedder) -> None:
