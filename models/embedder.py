@@ -55,7 +55,7 @@ MAX_SEQ_LENGTH = 256  # from the model's sentence_bert_config.json; longer input
 COALESCE_MAX_TEXTS = 32  # requests up to this size share passes with concurrent callers; larger ones (ingest) run alone
 ENGINES = ("auto", "onnx", "torch")
 TORCH_BATCH = 64
-ONNX_BATCH = 16  # ORT gains nothing from larger batches on CPU, and 16 leaves batches to spread over threads
+ONNX_BATCH = 1  # ORT on CPU gains nothing from batching, and a batch pads every text to its longest (measured: docs/models.md)
 ONNX_BULK_WORKERS = min(os.cpu_count() or 1, 4)  # threads for one large request; each ORT call uses one core
 
 
@@ -100,7 +100,7 @@ class TextEmbedder:
     Args:
         folder: A sentence-transformers model folder; default: the one in the installed wheel.
         device: Torch device (``cpu``, ``cuda``, or ``auto``). The onnx engine always runs on CPU.
-        batch_size: Texts per forward pass; default 64 for torch, 16 for onnx.
+        batch_size: Texts per forward pass; default 64 for torch, 1 for onnx.
         engine: ``torch``, ``onnx``, or ``auto`` (onnx on CPU, torch on CUDA). When an export
             fails or does not match torch, a warning is logged and torch is used; :attr:`engine`
             says which one runs.

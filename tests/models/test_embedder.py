@@ -149,5 +149,5 @@ def test_identical_texts_are_embedded_once(embedder: TextEmbedder) -> None:
         v = embedder.embed(["Cardiomegaly.", "Edema.", "Cardiomegaly."])
     finally:
         del embedder._forward
-    assert seen == [2]
+    assert sum(seen) == 2  # two distinct texts reach the model (one pass on torch, one run each on onnx)
     np.testing.assert_array_equal(v[0], v[2])
