@@ -61,6 +61,7 @@ class Attr:
     PURPOSE = "sage.purpose"
     ERROR_TYPE = "error.type"
     WORKFLOW = "sage.workflow"
+    FEEDBACK_EVENTS = "sage.feedback.event_ids"
 
 
 class JsonlSpanExporter(SpanExporter):

@@ -51,6 +51,7 @@ class CaseEvidence(BaseModel):
     impression: str = ""
     findings: str = ""
     source: str = Field(description="How the case was found, e.g. 'qdrant:abnormal+labels'.")
+    feedback_events: list[str] = Field(default_factory=list, description="Clinician feedback events (corrections, propagations, imports) behind the case's current labels.")
 
 
 def label_jaccard(a: Sequence[str], b: Sequence[str]) -> float:
@@ -79,6 +80,7 @@ def _evidence(hit: SearchHit, score: float, similarity: float, source: str) -> C
         impression=str(p.get("impression") or ""),
         findings=str(p.get("findings") or ""),
         source=source,
+        feedback_events=sorted(set((p.get("label_events") or {}).values())),
     )
 
 

@@ -43,6 +43,7 @@ class Provenance(BaseModel):
 
     source: str = Field(description="System that answered, e.g. 'qdrant:cases', 'duckdb:raw', 'zoo:smollm2-135m'.")
     ids: list[str] = Field(default_factory=list, description="Ids of the records the result is built from.")
+    feedback_events: list[str] = Field(default_factory=list, description="Clinician feedback events behind those records' current labels (a run's trace links its output to them).")
     at: datetime = Field(default_factory=lambda: datetime.now(UTC), description="UTC time the result was produced.")
 
 

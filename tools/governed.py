@@ -320,6 +320,9 @@ class GovernedInvoker:
         if result is not None:
             record["ids"] = list(result.provenance.ids)
             record["source"] = result.provenance.source
+            if result.provenance.feedback_events:  # the corrections that shaped this evidence (issue #19)
+                record["feedback_events"] = list(result.provenance.feedback_events)
+                span.set_attribute(Attr.FEEDBACK_EVENTS, record["feedback_events"])
             if result.best_similarity is not None:
                 record["best_similarity"] = round(result.best_similarity, 4)
         if error is not None:
@@ -334,6 +337,8 @@ class GovernedInvoker:
         from policies.audit import AuditEvent
 
         details = {"role": self.deps.role, "purpose": self.deps.purpose, "agent": self.agent, "call_id": record["call_id"], "ids": record.get("ids", [])[:50], "ms": record["ms"]}
+        if record.get("feedback_events"):
+            details["feedback_events"] = record["feedback_events"][:50]
         if "error" in record:
             details["error"] = record["error"][:250]
         event = AuditEvent(actor=self.deps.user, action=f"tool:{name}", resource=name, decision=status, run_id=self.deps.run_id, details=details)

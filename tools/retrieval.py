@@ -62,7 +62,8 @@ def retrieve_similar_cases(deps: ToolDeps, args: RetrieveArgs) -> SimilarCases:
     )
     hits = scoped_evidence(hits, scope)  # free text scrubbed for scopes that do not see it
     source = f"qdrant:{deps.settings.qdrant_collection}"
-    return SimilarCases(hits=list(hits), provenance=Provenance(source=source, ids=[h.case_id for h in hits]))
+    events = sorted({e for h in hits for e in h.feedback_events})
+    return SimilarCases(hits=list(hits), provenance=Provenance(source=source, ids=[h.case_id for h in hits], feedback_events=events))
 
 
 register_tool(

@@ -106,6 +106,7 @@ class ReportDraft(BaseModel):
     review_reasons: list[str] = Field(default_factory=list)
     model: str | None = None
     adapter: str | None = None
+    feedback_events: list[str] = Field(default_factory=list, description="Clinician feedback events behind the cited cases' labels: the corrections that shaped this draft's evidence.")
 
 
 def clean_impression(text: str) -> str:
@@ -235,7 +236,10 @@ def compose(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any], drafts:
     reasons = _review_reasons(query_labels, draft_labels, hits, impression, task.mode)
     citations = [Citation(case_id=h.case_id, similarity=_similarity(h)) for h in hits] if task.mode != "no-rag" else []
     citations += [Citation(case_id=h.case_id, similarity=_similarity(h), basis="image") for h in load(evidence.get("image_hits", []), CaseEvidence)]
-    return ReportDraft(impression=impression, mode=task.mode, citations=citations, query_labels=query_labels, draft_labels=draft_labels, needs_review=bool(reasons), review_reasons=reasons, model=model, adapter=adapter)
+    cited = [*hits, *load(evidence.get("image_hits", []), CaseEvidence)] if task.mode != "no-rag" else []
+    events = sorted({e for h in cited for e in h.feedback_events})
+    return ReportDraft(impression=impression, mode=task.mode, citations=citations, query_labels=query_labels, draft_labels=draft_labels, needs_review=bool(reasons), review_reasons=reasons,
+                       model=model, adapter=adapter, feedback_events=events)
 
 
 SPEC = register_task(

@@ -15,12 +15,13 @@ to "not stated" gets the state ``not_stated`` there and disappears from the payl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from core.settings import Settings
 from lakehouse.feedback import journal
-from lakehouse.feedback.tables import FeedbackTables, dumps
+from lakehouse.feedback.tables import SCHEMAS, FeedbackTables, dumps
 from lakehouse.findings import NOT_STATED, positive_findings
 from lakehouse.semantic.base import SemanticStore
 from policies.audit import AuditEvent, AuditLog
@@ -36,13 +37,45 @@ def new_plan(plan_id: str) -> dict[str, Any]:
     return {"plan_id": plan_id, "created_at": now_iso(), "events": [], "versions": [], "audit": []}
 
 
+SHAPING_KINDS = frozenset({"correction", "propagation", "import"})
+"""Version kinds whose event becomes the source of the findings they change (a rollback restores an earlier source)."""
+
+
+def next_label_events(events: dict[str, str] | None, changed: Iterable[str], kind: str, event_id: str, restored: dict[str, str | None] | None = None,
+                      withdrawn: str | None = None) -> dict[str, str]:
+    """Finding -> the feedback event behind its current state, after a version changed ``changed``.
+
+    This is the payload's ``label_events``: a retrieved case carries the corrections that shaped
+    its labels, so a run citing it links its trace to them without reading the history. A
+    correction, its propagation or an import becomes the source of what it changed; a rollback
+    puts back the source each finding had before the withdrawn event (``restored``; none: the
+    labeler's own reading), and no finding keeps the ``withdrawn`` event as its source (a
+    derived ``no_finding`` the rollback left as it was, say).
+    """
+    out = dict(events or {})
+    for finding in changed:
+        source = event_id if kind in SHAPING_KINDS else (restored or {}).get(finding)
+        if source:
+            out[finding] = source
+        else:
+            out.pop(finding, None)
+    return {f: e for f, e in sorted(out.items()) if withdrawn is None or e != withdrawn}
+
+
 def version_row(plan: dict[str, Any], *, case_id: str, version: int, labels: dict[str, str], before: dict[str, str], kind: str, event_id: str,
-                parent_event_id: str | None, actor: str, role: str | None, reason: str | None) -> dict[str, Any]:
-    """Add a label version of ``case_id`` to the plan (``changed`` is computed from ``before``)."""
+                parent_event_id: str | None, actor: str, role: str | None, reason: str | None, events_before: dict[str, str] | None = None,
+                restored_events: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """Add a label version of ``case_id`` to the plan (``changed`` is computed from ``before``).
+
+    ``events_before`` is the case's payload ``label_events`` before this version; the plan row
+    carries the result in ``label_events`` (for the payload only: the table keeps the history
+    it is derived from).
+    """
     changed = {f: [before.get(f), labels.get(f)] for f in sorted(set(before) | set(labels)) if before.get(f) != labels.get(f)}
     row = {
         "version_id": f"{case_id}@{version}", "case_id": case_id, "version": version, "labels": dict(sorted(labels.items())), "changed": changed,
         "kind": kind, "event_id": event_id, "parent_event_id": parent_event_id, "actor": actor, "role": role, "reason": reason, "created_at": plan["created_at"],
+        "label_events": next_label_events(events_before, changed, kind, event_id, restored_events, parent_event_id if kind == "rollback" else None),
     }
     plan["versions"].append(row)
     return row
@@ -79,11 +112,15 @@ def apply_plan(settings: Settings, store: SemanticStore, audit: AuditLog, plan: 
     if rows:
         RawStore(settings).append("report_labels", rows, source=f"feedback:{plan['plan_id']}", batch_id=plan["plan_id"])
     journal.checkpoint("after_report_labels")
-    tables.append("label_versions", [{**v, "labels": dumps(v["labels"]), "changed": dumps(v["changed"])} for v in plan["versions"]])
+    columns = [name for name, _ in SCHEMAS["label_versions"][1]]
+    tables.append("label_versions", [{**{c: v[c] for c in columns}, "labels": dumps(v["labels"]), "changed": dumps(v["changed"])} for v in plan["versions"]])
     journal.checkpoint("after_label_versions")
     for i, v in enumerate(plan["versions"]):
         labels = v["labels"]
-        store.set_payload(v["case_id"], {"labels": labels, "positive_findings": positive_findings(labels), "label_version": v["version"]})
+        payload = {"labels": labels, "positive_findings": positive_findings(labels), "label_version": v["version"]}
+        if "label_events" in v:  # a plan journalled before label_events existed replays without them
+            payload["label_events"] = v["label_events"]
+        store.set_payload(v["case_id"], payload)
         if i == 0:
             journal.checkpoint("mid_payloads")
     journal.checkpoint("after_payloads")

@@ -45,7 +45,7 @@ def import_labels(settings: Settings, labels: dict[str, dict[str, FindingState |
             new = with_no_finding(new, explicit="no_finding" in labels[point.case_id])
             if new != current:
                 version_row(plan, case_id=point.case_id, version=int(point.payload.get("label_version") or 1) + 1, labels=new, before=current, kind="import",
-                            event_id=event_id, parent_event_id=None, actor=who.user, role=who.role, reason=reason)
+                            event_id=event_id, parent_event_id=None, actor=who.user, role=who.role, reason=reason, events_before=point.payload.get("label_events"))
         plan["audit"].append({"actor": who.user, "action": "feedback:import", "resource": "labels", "decision": "ok", "run_id": None,
                               "details": {"event_id": event_id, "cases": len(plan["versions"])}})
         journal.write(settings, event_id, plan)

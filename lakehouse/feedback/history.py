@@ -60,8 +60,9 @@ def label_history(settings: Settings, case_id: str) -> list[LabelVersion]:
 def feedback_events_for(settings: Settings, case_ids: Sequence[str]) -> list[str]:
     """Ids of the feedback events (corrections and rollbacks) that shaped these cases' current labels, oldest first.
 
-    A run attaches them to its trace (``sagehealth.feedback.event_ids``) for the cases it cited,
-    so an output can be traced to the corrections that changed its evidence.
+    The whole record, rollbacks included. A run does not read it: the cases it retrieves carry
+    the events behind their current labels in their payload (``label_events``), and the tool
+    gate puts them on the run's trace (``sage.feedback.event_ids``).
     """
     wanted = set(case_ids)
     rows = sorted((r for r in FeedbackTables(settings).scan("label_versions") if r["case_id"] in wanted), key=lambda r: (r["created_at"], r["version"]))

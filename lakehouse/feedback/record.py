@@ -161,7 +161,7 @@ def build_plan(event: FeedbackEvent, payload: dict[str, Any], before: dict[str, 
     plan["events"] += [proposal_row(p, event, plan["created_at"]) for p in proposals]
     version = int(payload.get("label_version") or 1) + 1
     version_row(plan, case_id=event.case_id, version=version, labels=after, before=before, kind="correction", event_id=event.event_id,
-                parent_event_id=None, actor=who, role=role, reason=event.reason)
+                parent_event_id=None, actor=who, role=role, reason=event.reason, events_before=payload.get("label_events"))
     applied: dict[str, list[Proposal]] = {}
     for p in proposals:
         if p.status == "applied":
@@ -171,7 +171,8 @@ def build_plan(event: FeedbackEvent, payload: dict[str, Any], before: dict[str, 
         new = {**old, **{p.finding: p.new for p in applied[point.case_id]}}
         new = with_no_finding(new, explicit=any(p.finding == "no_finding" for p in applied[point.case_id]))
         version_row(plan, case_id=point.case_id, version=int(point.payload.get("label_version") or 1) + 1, labels=new, before=old, kind="propagation",
-                    event_id=event.event_id, parent_event_id=event.event_id, actor=who, role=role, reason=f"propagated from {event.event_id}")
+                    event_id=event.event_id, parent_event_id=event.event_id, actor=who, role=role, reason=f"propagated from {event.event_id}",
+                    events_before=point.payload.get("label_events"))
     plan["audit"].append({
         "actor": who, "action": "feedback:correct", "resource": event.case_id, "decision": "ok", "run_id": event.run_id,
         "details": {"event_id": event.event_id, "role": role, "reviewer": event.reviewer.user if event.reviewer else None, "label_version": version,

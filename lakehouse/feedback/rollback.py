@@ -15,7 +15,7 @@ from typing import Any
 
 from core.settings import Settings
 from lakehouse.feedback import journal
-from lakehouse.feedback.apply import apply_plan, new_plan, version_row
+from lakehouse.feedback.apply import apply_plan, new_plan, next_label_events, version_row
 from lakehouse.feedback.history import event_rows
 from lakehouse.feedback.models import Clinician, FeedbackError, Proposal, ReviewRefusedError, RollbackResult
 from lakehouse.feedback.session import audit_denial, relabel_decision, store_session, with_no_finding
@@ -50,6 +50,21 @@ def _restore_targets(versions: list[dict[str, Any]], event_id: str) -> tuple[dic
             else:
                 restore.setdefault(case, {})[finding] = before
     return restore, kept
+
+
+def sources_before(versions: list[dict[str, Any]], case: str, event_id: str) -> dict[str, str | None]:
+    """Finding -> the feedback event behind its state just before ``event_id`` first changed ``case`` (the ``label_events`` a rollback restores).
+
+    Replays the case's earlier feedback versions; a finding no feedback version changed has
+    no source (the labeler's reading).
+    """
+    own = [int(v["version"]) for v in versions if v["case_id"] == case and v["event_id"] == event_id]
+    first = min(own) if own else 0
+    events: dict[str, str] = {}
+    for v in sorted((v for v in versions if v["case_id"] == case and int(v["version"]) < first), key=lambda v: int(v["version"])):
+        earlier = sources_before(versions, case, v["parent_event_id"]) if v["kind"] == "rollback" and v["parent_event_id"] else None
+        events = next_label_events(events, json.loads(v["changed"]), v["kind"], v["event_id"], earlier, v["parent_event_id"] if v["kind"] == "rollback" else None)
+    return dict(events)
 
 
 def rollback(settings: Settings, event_id: str, caller: Clinician, *, audit: AuditLog, store: SemanticStore | None = None, reason: str = "rollback", release_store: bool = False) -> RollbackResult:
@@ -91,7 +106,8 @@ def rollback(settings: Settings, event_id: str, caller: Clinician, *, audit: Aud
                 labels = with_no_finding(labels, explicit=False)
             if labels != current:
                 version_row(plan, case_id=point.case_id, version=int(point.payload.get("label_version") or 1) + 1, labels=labels, before=current, kind="rollback",
-                            event_id=rollback_id, parent_event_id=event_id, actor=caller.user, role=caller.role, reason=reason)
+                            event_id=rollback_id, parent_event_id=event_id, actor=caller.user, role=caller.role, reason=reason,
+                            events_before=point.payload.get("label_events"), restored_events=sources_before(versions, point.case_id, event_id))
         plan["audit"].append({"actor": caller.user, "action": "feedback:rollback", "resource": row["case_id"], "decision": "ok", "run_id": None,
                               "details": {"event_id": rollback_id, "rolled_back": event_id, "role": caller.role, "cases": sorted(restore)[:100], "kept_later": sorted(kept)[:100]}})
         journal.write(settings, rollback_id, plan)
@@ -127,7 +143,8 @@ def decide_proposal(settings: Settings, proposal: Proposal, reviewer: Clinician,
             labels = with_no_finding({**current, proposal.finding: proposal.new}, explicit=proposal.finding == "no_finding")
             version = int(points[0].payload.get("label_version") or 1) + 1
             version_row(plan, case_id=proposal.case_id, version=version, labels=labels, before=current, kind="propagation", event_id=proposal.event_id,
-                        parent_event_id=proposal.event_id, actor=reviewer.user, role=reviewer.role, reason=f"proposal {proposal.proposal_id} approved")
+                        parent_event_id=proposal.event_id, actor=reviewer.user, role=reviewer.role, reason=f"proposal {proposal.proposal_id} approved",
+                        events_before=points[0].payload.get("label_events"))
         plan["audit"].append({"actor": reviewer.user, "action": "feedback:proposal", "resource": proposal.case_id, "decision": "ok" if approve else "deny", "run_id": None,
                               "details": {"event_id": proposal.event_id, "proposal_id": proposal.proposal_id, "role": reviewer.role, "note": fingerprint(note) if note else None}})
         journal.write(settings, plan["plan_id"], plan)

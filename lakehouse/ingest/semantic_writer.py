@@ -46,7 +46,8 @@ class LabelledReport:
     kept: set[str] = field(default_factory=set)
     dropped: set[str] = field(default_factory=set)
     reading: dict[str, str] = field(default_factory=dict)
-    unchanged: bool = False  # the raw tier already holds exactly these labels: no row to write
+    unchanged: bool = False
+    events: dict[str, str] = field(default_factory=dict)  # kept finding -> the feedback event behind it (payload ``label_events``)  # the raw tier already holds exactly these labels: no row to write
 
 
 @dataclass
@@ -56,17 +57,21 @@ class StoredLabels:
     ``states``: the current state per finding (the latest ``report_labels`` row; "not stated"
     left out); ``feedback``: findings whose latest row a feedback version wrote (correction,
     propagation, rollback, import); ``reading``: the labeler's last reading of the report text,
-    which a correction does not change.
+    which a correction does not change; ``events``: finding -> the feedback event whose
+    correction, propagation or import wrote its latest row (a rollback's row names none).
     """
 
     states: dict[str, str] = field(default_factory=dict)
     version: int = 0
     feedback: set[str] = field(default_factory=set)
     reading: dict[str, str] = field(default_factory=dict)
+    events: dict[str, str] = field(default_factory=dict)
 
 
 def stored_labels(raw: Any) -> dict[str, StoredLabels]:
     """Report id -> :class:`StoredLabels`, from every version of ``report_labels``."""
+    from lakehouse.feedback.apply import SHAPING_KINDS
+
     data = raw.scan("report_labels", history=True)
     columns = ["label_id", "report_id", "finding", "state", "label_version", "labeler", "_version"]
     latest: dict[str, dict[str, Any]] = {}
@@ -85,6 +90,9 @@ def stored_labels(raw: Any) -> dict[str, StoredLabels]:
             stored.states[r["finding"]] = r["state"]
         if r["labeler"] != LABELER:
             stored.feedback.add(r["finding"])
+            kind, _, event_id = str(r["labeler"]).partition(":")
+            if kind in SHAPING_KINDS and event_id:
+                stored.events[r["finding"]] = event_id
         ingest = read.get(key)
         if ingest is not None and ingest["state"] != NOT_STATED:
             stored.reading[r["finding"]] = ingest["state"]
@@ -134,7 +142,8 @@ def label_reports(rows: Sequence[tuple[dict[str, Any], str]], current: dict[str,
         version = stored.version if stored is not None else 0
         same = stored is not None and labels == before
         dropped = {f for f in before if f not in labels and f not in kept}
-        out.append(LabelledReport(row, source, labels, version if same else version + 1, kept=kept, dropped=dropped, reading=reading, unchanged=same))  # type: ignore[arg-type]
+        events = {f: stored.events[f] for f in sorted(kept) if stored is not None and f in stored.events}
+        out.append(LabelledReport(row, source, labels, version if same else version + 1, kept=kept, dropped=dropped, reading=reading, unchanged=same, events=events))  # type: ignore[arg-type]
     return out
 
 
@@ -194,6 +203,7 @@ def build_points(reports: Sequence[LabelledReport], patients: dict[str, dict[str
             "labels": dict(rep.labels),
             "positive_findings": positive_findings(rep.labels),
             "label_version": rep.label_version,
+            "label_events": dict(rep.events),
             "findings": row.get("findings") or "",
             "impression": row.get("impression") or "",
             "indication": row.get("indication") or "",

@@ -52,17 +52,22 @@ def _without_version(payloads: dict[str, dict[str, Any]]) -> dict[str, dict[str,
     return {c: {k: v for k, v in p.items() if k != "label_version"} for c, p in payloads.items()}
 
 
-def _report(settings: Settings, case: dict[str, Any]) -> dict[str, Any]:
+def _report(settings: Settings, case: dict[str, Any], traces: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """The report run's draft, citations and the feedback events behind them; ``traces`` gets the events on the run's trace."""
     from services.base import Caller
-    from services.runs import RunRequest, run_task
+    from services.runs import RunRequest, run_task, trace
     from tools.resources import Resources
 
     request = RunRequest(task="report", input={"findings": case["findings"], "case_id": case["case_id"], "mode": "retrieval-only"})
     resources = Resources.for_settings(settings)
     resources.drop("query")  # labels changed since the last run: read the current snapshot
-    result = run_task(resources, Caller(user="dr-a", role="clinician", purpose="treatment"), request)
+    caller = Caller(user="dr-a", role="clinician", purpose="treatment")
+    result = run_task(resources, caller, request)
     assert result.status in {"done", "review"}, result.error
-    return {"impression": result.output["impression"], "citations": result.output["citations"]}
+    if traces is not None:
+        spans = trace(resources, caller, result.run_id)
+        traces[case["case_id"]] = sorted({e for s in spans for e in (s.get("attributes") or {}).get("sage.feedback.event_ids", [])})
+    return {"impression": result.output["impression"], "citations": result.output["citations"], "feedback_events": result.output["feedback_events"]}
 
 
 def _most_connected(settings: Settings, mislabelled: list[str]) -> str:
@@ -125,9 +130,21 @@ def test_pneumonia_to_atelectasis_end_to_end(home: Settings) -> None:
     assert history[-1].actor == "dr-a" and history[-1].reason == event.reason and history[-1].changed["atelectasis"] == ["absent", "present"]
     assert event.event_id in feedback_events_for(home, [target, *applied])
 
-    # The report of a case whose neighbours were corrected changes.
-    reports_after = {q["case_id"]: _report(home, q) for q in queries}
+    # The payloads name the event behind each corrected finding (the noise import stays behind the others).
+    events_now = _payloads(home, [target, *applied])
+    assert {f: events_now[target]["label_events"][f] for f in ("atelectasis", "pneumonia")} == {"atelectasis": event.event_id, "pneumonia": event.event_id}
+    assert all(events_now[c]["label_events"]["atelectasis"] == event.event_id for c in applied)
+
+    # The report of a case whose neighbours were corrected changes, and its output and trace name the correction.
+    traces: dict[str, list[str]] = {}
+    reports_after = {q["case_id"]: _report(home, q, traces) for q in queries}
     assert reports_after != reports_before
+    touched = applied | {target}
+    citing = [c for c, r in reports_after.items() if {x["case_id"] for x in r["citations"]} & touched]
+    assert citing, "some report cites a corrected case"
+    for c, r in reports_after.items():
+        assert (event.event_id in r["feedback_events"]) == (c in citing)
+        assert traces[c] == r["feedback_events"]
 
     # Rollback restores labels, payloads (but for the new version number) and reports exactly.
     undo = rollback(home, event.event_id, DR_B, audit=audit)
@@ -160,6 +177,8 @@ def test_later_unrelated_correction_survives_rollback(home: Settings) -> None:
     labels = _payloads(home, [case])[case]["labels"]
     assert labels["cardiomegaly"] == "absent" and labels["pleural_effusion"] == "present"
     assert undo.restored[case]["cardiomegaly"] == "absent" and "pleural_effusion" not in undo.restored[case]
+    events = _payloads(home, [case])[case]["label_events"]
+    assert events["pleural_effusion"] == second.event_id and "cardiomegaly" not in events and first.event_id not in events.values()
     # A later correction of the same finding wins over the rollback of an earlier one.
     third = record_feedback(home, FeedbackEvent(case_id=case, clinician=DR_A, reason="on second look, cardiomegaly", changes=[FindingChange(finding="cardiomegaly", old="absent", new="present")]), audit=audit, rules=no_spread)
     fourth = record_feedback(home, FeedbackEvent(case_id=case, clinician=DR_B, reason="borderline heart size", changes=[FindingChange(finding="cardiomegaly", old="present", new="absent")]), audit=audit, rules=no_spread)
@@ -167,6 +186,7 @@ def test_later_unrelated_correction_survives_rollback(home: Settings) -> None:
     undo = rollback(home, third.event_id, DR_B, audit=audit)
     assert "cardiomegaly" in undo.kept_later[case]
     assert _payloads(home, [case])[case]["labels"]["cardiomegaly"] == "absent"
+    assert _payloads(home, [case])[case]["label_events"]["cardiomegaly"] == fourth.event_id  # the later correction is still behind it
 
 
 def _snapshot(settings: Settings, case: str) -> tuple[Any, ...]:

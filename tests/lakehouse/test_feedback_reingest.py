@@ -80,6 +80,7 @@ def test_reingest_keeps_corrections_and_an_amended_report_reopens_only_what_it_c
     payload, raw, history = _state(home, case)
     assert payload["labels"] == corrected[0]["labels"] and raw == corrected[1] and history == corrected[2]
     assert payload["label_version"] == corrected[0]["label_version"]
+    assert payload["label_events"] == corrected[0]["label_events"] and corrected[0]["label_events"]["cardiomegaly"] == event.event_id  # the trace link survives
 
     # 3. An amended report that now says the heart is normal: cardiomegaly is read afresh, the edema correction stays.
     def amend(report: dict[str, Any]) -> None:
@@ -92,4 +93,5 @@ def test_reingest_keeps_corrections_and_an_amended_report_reopens_only_what_it_c
     assert payload["labels"]["cardiomegaly"] == raw["cardiomegaly"] == "absent"
     assert payload["labels"]["edema"] == raw["edema"] == "present" and payload["labels"]["no_finding"] == "absent"
     assert payload["label_version"] == corrected[0]["label_version"] + 1
+    assert payload["label_events"].get("edema") == event.event_id and "cardiomegaly" not in payload["label_events"]  # read afresh: no correction behind it
     assert history[: len(corrected[2])] == corrected[2] and history[-1] == (payload["label_version"], "ingest")
