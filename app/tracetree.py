@@ -43,6 +43,8 @@ def _label(node: SpanNode) -> str:
         parts.append(f"-> [yellow]{attrs[Attr.ROUTE]}[/] ({attrs.get(Attr.ROUTE_REASON, '')})")
     if Attr.POLICY_EFFECT in attrs:
         parts.append(f"policy={attrs[Attr.POLICY_EFFECT]}")
+    if attrs.get(Attr.FEEDBACK_EVENTS):
+        parts.append(f"[yellow]feedback {', '.join(attrs[Attr.FEEDBACK_EVENTS])}[/]")
     if Attr.OUTPUT_TOKENS in attrs:
         parts.append(f"tokens in/out={attrs.get(Attr.INPUT_TOKENS)}/{attrs[Attr.OUTPUT_TOKENS]}")
     if "sage.status" in attrs and attrs["sage.status"] not in ("running", "done"):

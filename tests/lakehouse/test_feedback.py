@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,16 @@ def _without_version(payloads: dict[str, dict[str, Any]]) -> dict[str, dict[str,
     return {c: {k: v for k, v in p.items() if k != "label_version"} for c, p in payloads.items()}
 
 
+def _rendered(run_id: str, spans: list[dict[str, Any]]) -> str:
+    from rich.console import Console
+
+    from app.tracetree import build_tree, render_tree
+
+    console = Console(record=True, width=400, file=io.StringIO())
+    console.print(render_tree(run_id, build_tree(spans)))
+    return console.export_text()
+
+
 def _report(settings: Settings, case: dict[str, Any], traces: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """The report run's draft, citations and the feedback events behind them; ``traces`` gets the events on the run's trace."""
     from services.base import Caller
@@ -67,6 +78,8 @@ def _report(settings: Settings, case: dict[str, Any], traces: dict[str, list[str
     if traces is not None:
         spans = trace(resources, caller, result.run_id)
         traces[case["case_id"]] = sorted({e for s in spans for e in (s.get("attributes") or {}).get("sage.feedback.event_ids", [])})
+        shown = _rendered(result.run_id, spans)  # `sagehealth trace RUN` names them too
+        assert all(e in shown for e in traces[case["case_id"]])
     return {"impression": result.output["impression"], "citations": result.output["citations"], "feedback_events": result.output["feedback_events"]}
 
 

@@ -170,9 +170,9 @@ async function loadTrace(runId) {
     const kids = {}; const ids = new Set(spans.map((s) => s.span_id));
     for (const s of spans) (kids[ids.has(s.parent_id) ? s.parent_id : "root"] ||= []).push(s);
     const build = (parent) => el("ul", {}, ...(kids[parent] || []).map((s) => {
-      const ms = ((s.end_ns - s.start_ns) / 1e6), effect = s.attributes["sage.policy.effect"];
+      const ms = ((s.end_ns - s.start_ns) / 1e6), effect = s.attributes["sage.policy.effect"], feedback = s.attributes["sage.feedback.event_ids"];
       const bar = el("div", { class: "bar", style: `margin-left:${(100 * (s.start_ns - t0)) / (t1 - t0 || 1)}%;width:${(100 * (s.end_ns - s.start_ns)) / (t1 - t0 || 1)}%` });
-      return el("li", {}, el("div", { class: "span" }, el("span", {}, s.name, effect ? el("span", { class: effect === "deny" ? "deny" : "allow" }, " " + effect) : ""), el("div", {}, bar), el("span", {}, ms.toFixed(1) + " ms")), build(s.span_id));
+      return el("li", {}, el("div", { class: "span" }, el("span", {}, s.name, effect ? el("span", { class: effect === "deny" ? "deny" : "allow" }, " " + effect) : "", feedback ? el("span", { class: "fb-link", title: "clinician corrections behind the cited cases' labels" }, " feedback " + feedback.join(", ")) : ""), el("div", {}, bar), el("span", {}, ms.toFixed(1) + " ms")), build(s.span_id));
     }));
     $("trace-view").replaceChildren(build("root"));
     say(`${spans.length} spans.`);
