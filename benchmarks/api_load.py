@@ -28,6 +28,13 @@ Reports throughput, p50/p95/p99/mean latency and errors per path, the server's R
 (after warm-up), between the workloads and at the end, the load average before and after, and
 writes ``benchmarks/results/api_load.json``. Target: p95 search <= 50 ms over HTTP, 0 errors,
 flat server memory.
+
+It also reports the CPU each search costs (the server's and the callers', from ``/proc`` and
+``os.times``) and what that cost allows on this machine: the most searches per second every
+core could serve, the mean latency Little's law then gives ``--clients`` callers, and the cores
+the same cost would need for a 50 ms mean. A p95 target below that floor cannot be met by
+scheduling, only by cheaper searches or more cores. The key the benchmark mints is revoked at
+the end.
 """
 
 from __future__ import annotations
@@ -53,7 +60,7 @@ import httpx
 from core.settings import Settings
 from services import chat, data
 from services.base import Caller
-from services.keys import store_for
+from services.keys import KeyStore, store_for
 from tools.resources import Resources
 
 QUERIES = [
@@ -73,8 +80,22 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-def drive(clients: int, duration: float, call: Callable[[int, int], None]) -> dict[str, Any]:
-    """``clients`` threads calling ``call(client, i)`` until ``duration`` passes; latencies and errors."""
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system, all threads) of this process, or of ``pid`` from ``/proc``."""
+    if pid is None:
+        times = os.times()
+        return times.user + times.system
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
+
+
+def drive(clients: int, duration: float, call: Callable[[int, int], None], server_pid: int | None = None) -> dict[str, Any]:
+    """``clients`` threads calling ``call(client, i)`` until ``duration`` passes; latencies, errors and CPU cost.
+
+    CPU per request is this process's (the callers, or the whole service in-process) and, over
+    HTTP, the server's: with the machine's cores it bounds the throughput any scheduling could
+    reach, which is what turns a latency target into a core count (see :func:`capacity`).
+    """
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors: list[Counter[str]] = [Counter() for _ in range(clients)]
     stop = time.monotonic() + duration
@@ -91,17 +112,43 @@ def drive(clients: int, duration: float, call: Callable[[int, int], None]) -> di
             i += 1
 
     threads = [threading.Thread(target=worker, args=(c,)) for c in range(clients)]
+    cpu_before = (cpu_seconds(), cpu_seconds(server_pid) if server_pid else 0.0)
     began = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.monotonic() - began
+    own_cpu, server_cpu = cpu_seconds() - cpu_before[0], (cpu_seconds(server_pid) - cpu_before[1]) if server_pid else None
     flat = [x for per in latencies for x in per]
     error_counts = sum(errors, Counter())
+
+    def per_request(seconds: float) -> float:
+        return round(1000 * seconds / max(1, len(flat)), 2)
+
+    own = "caller" if server_pid else "process"
+    cpu = {f"{own}_ms_per_request": per_request(own_cpu), f"{own}_cores": round(own_cpu / elapsed, 2)}
+    if server_cpu is not None:
+        cpu |= {"server_ms_per_request": per_request(server_cpu), "server_cores": round(server_cpu / elapsed, 2)}
     return {"n": len(flat), "seconds": round(elapsed, 2), "throughput_per_s": round(len(flat) / elapsed, 2),
             "p50_ms": round(pct(flat, 0.5), 2), "p95_ms": round(pct(flat, 0.95), 2), "p99_ms": round(pct(flat, 0.99), 2),
-            "mean_ms": round(statistics.fmean(flat), 2) if flat else None, "errors": sum(error_counts.values()), "error_kinds": dict(error_counts)}
+            "mean_ms": round(statistics.fmean(flat), 2) if flat else None, "errors": sum(error_counts.values()), "error_kinds": dict(error_counts),
+            "cpu": cpu}
+
+
+def capacity(found: dict[str, Any], clients: int, cores: int) -> dict[str, float]:
+    """What the measured CPU cost per request allows on ``cores`` cores, whatever the scheduling.
+
+    ``max_throughput_per_s``: every core busy on this workload (server and callers together).
+    ``mean_latency_floor_ms``: Little's law for ``clients`` closed-loop callers at that
+    throughput; a p95 cannot be below the mean. ``cores_for_target``: the cores the same CPU
+    cost per request would need for a mean of ``TARGET_P95_SEARCH_MS`` under ``clients`` callers
+    (a lower bound: it assumes no queueing spread, so the p95 equals the mean).
+    """
+    cost_ms = sum(v for k, v in found["cpu"].items() if k.endswith("_ms_per_request"))
+    ceiling = 1000 * cores / cost_ms
+    return {"cpu_ms_per_request": round(cost_ms, 2), "max_throughput_per_s": round(ceiling, 1), "mean_latency_floor_ms": round(1000 * clients / ceiling, 1),
+            "cores_for_target": round(clients * cost_ms / TARGET_P95_SEARCH_MS, 1)}
 
 
 def findings_queries(settings: Settings, n: int = 200) -> list[str]:
@@ -161,7 +208,8 @@ def free_port() -> int:
 def over_http(settings: Settings, clients: int, duration: float, queries: list[str], workloads: set[str]) -> dict[str, Any]:
     """``sagehealth serve`` as a child process, driven from this one by ``clients`` keep-alive httpx clients."""
     resources = Resources.for_settings(settings)
-    key = store_for(resources).create(CALLER["user"], CALLER["role"], CALLER["purpose"]).secret
+    minted = store_for(resources).create(CALLER["user"], CALLER["role"], CALLER["purpose"])
+    key = minted.secret
     resources.close()
     port = free_port()
     log = (settings.home / "api_load.serve.log").open("wb")
@@ -196,21 +244,29 @@ def over_http(settings: Settings, clients: int, duration: float, queries: list[s
         search(0, 0)  # warm-up, as in-process
         turn(0, 0)
         memory = {"start": rss_mb(server.pid)}
-        results = {"search": drive(clients, duration, search)}
+        results = {"search": drive(clients, duration, search, server.pid)}
         memory["after_search"] = rss_mb(server.pid)
         if "chat" in workloads:
-            results["chat"] = drive(clients, duration, turn)
+            results["chat"] = drive(clients, duration, turn, server.pid)
         memory["end"] = rss_mb(server.pid)
         return {**results, "server_rss_mb": memory}
     finally:
         for session in sessions:
             session.close()
+        KeyStore(settings.home / "keys.json").revoke(minted.id)  # the benchmark's key never outlives it
         server.terminate()
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+def found_cpu(report: dict[str, Any], path: str) -> str:
+    """The CPU split of a path's search phase, as ``(server 9.1 ms on 1.3 cores, callers ...)``."""
+    cpu = (report["in_process"] if path == "in_process" else report["http"])["search"]["cpu"]
+    parts = [f"{who} {cpu[f'{who}_ms_per_request']} ms on {cpu[f'{who}_cores']} cores" for who in ("process", "server", "caller") if f"{who}_ms_per_request" in cpu]
+    return "(" + ", ".join(parts) + ")"
 
 
 def main() -> None:
@@ -238,6 +294,7 @@ def main() -> None:
         "load_avg_before": [round(x, 2) for x in load_before], "load_avg_between": [round(x, 2) for x in load_mid],
         "load_avg_after": [round(x, 2) for x in os.getloadavg()], "target_p95_search_ms": TARGET_P95_SEARCH_MS,
         "in_process": baseline, "http": http,
+        "capacity": {"in_process": capacity(baseline["search"], args.clients, os.cpu_count() or 1), "http": capacity(http["search"], args.clients, os.cpu_count() or 1)},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
@@ -249,6 +306,9 @@ def main() -> None:
     print(f"search in-process, 1 client: n={alone['n']} p50 {alone['p50_ms']} ms p95 {alone['p95_ms']} ms")
     verdict = "met" if http["search"]["p95_ms"] <= TARGET_P95_SEARCH_MS else "NOT met"
     print(f"p95 search over HTTP {http['search']['p95_ms']} ms: target <= {TARGET_P95_SEARCH_MS} ms {verdict}; server RSS MiB {http['server_rss_mb']}")
+    for path, bound in report["capacity"].items():
+        print(f"search {path:<10} CPU {bound['cpu_ms_per_request']} ms/request {found_cpu(report, path)}: at most {bound['max_throughput_per_s']}/s on {report['cpus']} cores, "
+              f"mean latency >= {bound['mean_latency_floor_ms']} ms for {args.clients} clients; a {TARGET_P95_SEARCH_MS:.0f} ms mean needs >= {bound['cores_for_target']} cores")
     print(f"embedder engine {report['embed_engine']}, HTTP stack {report['http_stack']}")
     print(f"load avg {report['load_avg_before']} -> {report['load_avg_between']} -> {report['load_avg_after']}")
 
