@@ -57,7 +57,7 @@ _PATIENT = re.compile(
 )
 
 TASK_TOOLS: dict[str, tuple[str, ...]] = {
-    "report": ("label_findings", "retrieve_similar_cases", "generate_text"),
+    "report": ("label_findings", "case_labels", "retrieve_similar_cases", "generate_text"),
     "differential": ("get_patient_record", "label_findings", "retrieve_similar_cases"),
     "cohort": ("query_records",),
     "interactions": ("check_interactions",),

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RETRIEVAL_TOOLS = frozenset({"retrieve_similar_cases"})
+RETRIEVAL_TOOLS = frozenset({"retrieve_similar_cases", "case_labels"})
 # The governance agent's own tools act for governance, not for the caller's data access:
 # every role's requests must be checkable and redactable, so the role check does not apply.
 GOVERNANCE_TOOLS = frozenset({"policy_check", "redact_phi"})

@@ -19,7 +19,7 @@ TOOL_MODULES = ("tools.retrieval", "tools.records", "tools.generation", "tools.c
 
 # Agent -> tools it may call. "cli" is a direct human caller (sagehealth query/search, MCP).
 AGENT_TOOLS: dict[str, frozenset[str]] = {
-    "data": frozenset({"retrieve_similar_cases", "query_records", "get_patient_record", "label_findings"}),
+    "data": frozenset({"retrieve_similar_cases", "case_labels", "query_records", "get_patient_record", "label_findings"}),
     "model": frozenset({"generate_text"}),
     # query_records: the task agent guards and runs model-written cohort SQL (agents.tasks.cohort).
     "task": frozenset({"check_interactions", "label_findings", "query_records"}),

@@ -1,4 +1,4 @@
-"""``retrieve_similar_cases``: prior cases like the query, with their labels and impressions.
+"""``retrieve_similar_cases``: prior cases like the query, with their labels and impressions; ``case_labels``: one case's labels.
 
 Wraps ``lakehouse.retrieval.retrieve_similar_cases`` (label-aware ranking, so abnormal queries
 get abnormal neighbours). Access tags from policy (site, consent, sensitivity) arrive in
@@ -65,6 +65,46 @@ def retrieve_similar_cases(deps: ToolDeps, args: RetrieveArgs) -> SimilarCases:
     events = sorted({e for h in hits for e in h.feedback_events})
     return SimilarCases(hits=list(hits), provenance=Provenance(source=source, ids=[h.case_id for h in hits], feedback_events=events))
 
+
+class CaseLabelArgs(BaseModel):
+    """Arguments of ``case_labels``."""
+
+    case_id: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="Id of the case whose current labels are read, e.g. 'CXR880'.")
+
+
+class CaseLabels(ToolResult):
+    """One case's current labels, and which of them a clinician's feedback set."""
+
+    case_id: str
+    found: bool = Field(description="False for an unknown case and for one outside the caller's data scope (its existence is not disclosed).")
+    labels: dict[str, FindingState] = Field(default_factory=dict)
+    corrected: dict[str, str] = Field(default_factory=dict, description="Finding -> the feedback event (correction, propagation, import) behind its current state.")
+
+
+def case_labels(deps: ToolDeps, args: CaseLabelArgs) -> CaseLabels:
+    """The semantic tier's labels of one case, under the caller's data scope (the report task follows a case's corrections)."""
+    from lakehouse.access import in_scope
+    from tools.scope import caller_scope
+
+    points = deps.resources.store.retrieve([args.case_id])
+    source = f"qdrant:{deps.settings.qdrant_collection}"
+    if not points or not in_scope(points[0].payload, caller_scope(deps)):
+        return CaseLabels(case_id=args.case_id, found=False, provenance=Provenance(source=source))
+    payload = points[0].payload
+    corrected = {str(f): str(e) for f, e in (payload.get("label_events") or {}).items()}
+    return CaseLabels(case_id=args.case_id, found=True, labels=dict(payload.get("labels") or {}), corrected=corrected,
+                      provenance=Provenance(source=source, ids=[args.case_id], feedback_events=sorted(set(corrected.values()))))
+
+
+register_tool(
+    ToolDefinition(
+        name="case_labels",
+        description="Read one case's current finding labels and which of them clinician feedback set (no texts).",
+        args_model=CaseLabelArgs,
+        result_model=CaseLabels,
+        run=case_labels,
+    )
+)
 
 register_tool(
     ToolDefinition(

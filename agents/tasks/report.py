@@ -46,7 +46,7 @@ from lakehouse.retrieval import CaseEvidence
 from models.prompts import impression_messages
 from tools.clinical import FindingLabels
 from tools.generation import GeneratedText
-from tools.retrieval import SimilarCases
+from tools.retrieval import CaseLabels, SimilarCases
 
 Mode = Literal["rag", "rag-lm", "no-rag", "retrieval-only"]
 MAX_FINDINGS_CHARS = 5000
@@ -65,7 +65,7 @@ class ReportInput(BaseModel):
     indication: str = Field("", max_length=1000, description="Clinical indication, if known.")
     mode: Mode = Field("rag", description="rag (retrieve-then-edit, default), rag-lm (model prompted with retrieved cases), no-rag, or retrieval-only (no model).")
     k: int = Field(3, ge=1, le=10, description="Similar prior cases to retrieve (1-10).")
-    case_id: str | None = Field(None, max_length=64, description="Id of the case being reported; never retrieved as its own example.")
+    case_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="Id of the case being reported; never retrieved as its own example, and its clinician-corrected labels outrank the text's reading.")
     image_path: str | None = Field(None, description="PNG/JPEG/DICOM of the study; embedded by the image encoder, image-similar cases join retrieval and are cited.")
     adapter: str | None = Field(None, max_length=128, description="LoRA adapter for the report model (default: the run's).")
     max_new_tokens: int = Field(96, ge=8, le=512, description="Generation budget (an impression needs about 40-100 tokens).")
@@ -106,7 +106,8 @@ class ReportDraft(BaseModel):
     review_reasons: list[str] = Field(default_factory=list)
     model: str | None = None
     adapter: str | None = None
-    feedback_events: list[str] = Field(default_factory=list, description="Clinician feedback events behind the cited cases' labels: the corrections that shaped this draft's evidence.")
+    feedback_events: list[str] = Field(default_factory=list, description="Clinician feedback events behind this case's corrected labels and the cited cases' labels: the corrections that shaped this draft.")
+    corrected_labels: dict[str, str] = Field(default_factory=dict, description="Finding -> feedback event, for this case's labels a clinician set; the draft follows them over the text's reading.")
 
 
 def clean_impression(text: str) -> str:
@@ -137,11 +138,17 @@ def retrieve(ctx: TaskContext, task: BaseModel) -> dict[str, Any]:
     # The image is read first: a bad file fails the step before any data is touched.
     vector = _image_vector(ctx, task.image_path) if task.image_path and task.mode != "no-rag" else None
     labels: dict[str, str] = dict(call(ctx, "label_findings", {"text": task.findings}, FindingLabels).labels)
+    corrections, corrected_by = _own_corrections(ctx, task)
+    for finding, state in corrections.items():  # a clinician's correction of this case outranks the text's reading
+        if state is None:
+            labels.pop(finding, None)
+        else:
+            labels[finding] = state
     hits: list[CaseEvidence] = []
     image_hits: list[CaseEvidence] = []
-    evidence: dict[str, Any] = {"query_labels": labels}
+    evidence: dict[str, Any] = {"query_labels": labels, "corrected": corrected_by}
     if task.mode == "rag":  # the candidates are chosen by the findings the impression will state
-        hits, evidence["edit"] = _edit_candidates(ctx, task, labels)
+        hits, evidence["edit"] = _edit_candidates(ctx, task, labels, corrections)
     if task.mode != "no-rag":
         args: dict[str, Any] = {"findings": task.findings, "k": task.k, "mode": task.mode, "exclude_ids": [task.case_id] if task.case_id else []}
         if vector is not None:
@@ -155,12 +162,26 @@ def retrieve(ctx: TaskContext, task: BaseModel) -> dict[str, Any]:
     return {"ids": [h.case_id for h in hits + image_hits], "hits": dump_all(hits), "image_hits": dump_all(image_hits), **evidence}
 
 
+def _own_corrections(ctx: TaskContext, task: ReportInput) -> tuple[dict[str, str | None], dict[str, str]]:
+    """The case's own labels that clinician feedback set: finding -> state (None: not stated), and finding -> event.
+
+    Only for a named case (``case_id``) the caller may see; the labeler's reading of the text
+    stands for every finding no feedback touched.
+    """
+    if not task.case_id:
+        return {}, {}
+    own = call(ctx, "case_labels", {"case_id": task.case_id}, CaseLabels)
+    if not own.found:
+        return {}, {}
+    return {f: own.labels.get(f) for f in own.corrected}, dict(own.corrected)
+
+
 def _similar(ctx: TaskContext, args: dict[str, Any], case_id: str | None) -> list[CaseEvidence]:
     """``retrieve_similar_cases`` hits, without the query's own case."""
     return [h for h in call(ctx, "retrieve_similar_cases", args, SimilarCases).hits if h.case_id != case_id]
 
 
-def _edit_candidates(ctx: TaskContext, task: ReportInput, labels: dict[str, str]) -> tuple[list[CaseEvidence], dict[str, Any]]:
+def _edit_candidates(ctx: TaskContext, task: ReportInput, labels: dict[str, str], corrections: dict[str, str | None]) -> tuple[list[CaseEvidence], dict[str, Any]]:
     """rag: the findings the impression states (the impression planner) and the edited impression.
 
     The candidates come from a plain text search of ``report_edit.CANDIDATES`` cases restricted
@@ -168,10 +189,10 @@ def _edit_candidates(ctx: TaskContext, task: ReportInput, labels: dict[str, str]
     unrestricted when none matches. The cited hits are the edited case first, then the other
     closest candidates (``task.k`` in all).
     """
-    from agents.tasks.report_plan import planner_for
+    from agents.tasks.report_plan import planner_for, with_corrections
 
     planner = planner_for(ctx.resources)
-    plan = planner.plan(task.findings)
+    plan = with_corrections(planner.plan(task.findings), corrections) if corrections else planner.plan(task.findings)
     target = plan.target
     args: dict[str, Any] = {"findings": task.findings, "k": CANDIDATES, "mode": task.mode, "strategy": "text", "exclude_ids": [task.case_id] if task.case_id else []}
     found = _similar(ctx, {**args, "required_findings": required_labels(target, labels)}, task.case_id) or _similar(ctx, args, task.case_id)
@@ -237,9 +258,10 @@ def compose(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any], drafts:
     citations = [Citation(case_id=h.case_id, similarity=_similarity(h)) for h in hits] if task.mode != "no-rag" else []
     citations += [Citation(case_id=h.case_id, similarity=_similarity(h), basis="image") for h in load(evidence.get("image_hits", []), CaseEvidence)]
     cited = [*hits, *load(evidence.get("image_hits", []), CaseEvidence)] if task.mode != "no-rag" else []
-    events = sorted({e for h in cited for e in h.feedback_events})
+    corrected = {str(f): str(e) for f, e in (evidence.get("corrected") or {}).items()}
+    events = sorted({e for h in cited for e in h.feedback_events} | set(corrected.values()))
     return ReportDraft(impression=impression, mode=task.mode, citations=citations, query_labels=query_labels, draft_labels=draft_labels, needs_review=bool(reasons), review_reasons=reasons,
-                       model=model, adapter=adapter, feedback_events=events)
+                       model=model, adapter=adapter, feedback_events=events, corrected_labels=corrected)
 
 
 SPEC = register_task(
@@ -251,7 +273,7 @@ SPEC = register_task(
         retrieve=retrieve,
         generate=generate,
         compose=compose,
-        tools=("label_findings", "retrieve_similar_cases", "generate_text"),
+        tools=("label_findings", "case_labels", "retrieve_similar_cases", "generate_text"),
         examples=("Draft an impression for these findings: heart size is enlarged, small bilateral effusions", "write the report impression", "summarise this chest x-ray"),
     )
 )

@@ -95,6 +95,31 @@ class Plan(BaseModel):
     probabilities: dict[str, float] = Field(default_factory=dict, description="Per finding considered, the planner's probability.")
 
 
+def with_corrections(plan: Plan, corrections: dict[str, str | None]) -> Plan:
+    """The plan after a clinician's corrections of the case's own labels (finding -> state, None: not stated).
+
+    A correction is the case's truth where it disagrees with the text's reading: a finding
+    corrected to present is stated (hedged when corrected to uncertain), one corrected to absent
+    or not stated is not, whatever the planner read. ``no_finding`` follows from the rest.
+    """
+    target, inferred, uncertain, left_out = set(plan.target), set(plan.inferred), set(plan.uncertain), set(plan.left_out)
+    stated = (plan.target - plan.inferred) | plan.left_out  # what the findings text states
+    for finding, state in corrections.items():
+        if finding not in _ABNORMAL:
+            continue
+        inferred.discard(finding)
+        if state in ("present", "uncertain"):
+            target.add(finding)
+            left_out.discard(finding)
+            (uncertain.add if state == "uncertain" else uncertain.discard)(finding)
+        else:
+            if finding in stated:
+                left_out.add(finding)
+            target.discard(finding)
+            uncertain.discard(finding)
+    return plan.model_copy(update={"target": target, "inferred": inferred, "uncertain": uncertain, "left_out": left_out})
+
+
 class _Reading(BaseModel):
     """A findings text as the planner reads it: positive findings, their sentences, and all positive sentences."""
 

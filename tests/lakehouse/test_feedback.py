@@ -63,13 +63,13 @@ def _rendered(run_id: str, spans: list[dict[str, Any]]) -> str:
     return console.export_text()
 
 
-def _report(settings: Settings, case: dict[str, Any], traces: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def _report(settings: Settings, case: dict[str, Any], traces: dict[str, list[str]] | None = None, mode: str = "retrieval-only") -> dict[str, Any]:
     """The report run's draft, citations and the feedback events behind them; ``traces`` gets the events on the run's trace."""
     from services.base import Caller
     from services.runs import RunRequest, run_task, trace
     from tools.resources import Resources
 
-    request = RunRequest(task="report", input={"findings": case["findings"], "case_id": case["case_id"], "mode": "retrieval-only"})
+    request = RunRequest(task="report", input={"findings": case["findings"], "case_id": case["case_id"], "mode": mode})
     resources = Resources.for_settings(settings)
     resources.drop("query")  # labels changed since the last run: read the current snapshot
     caller = Caller(user="dr-a", role="clinician", purpose="treatment")
@@ -80,7 +80,7 @@ def _report(settings: Settings, case: dict[str, Any], traces: dict[str, list[str
         traces[case["case_id"]] = sorted({e for s in spans for e in (s.get("attributes") or {}).get("sage.feedback.event_ids", [])})
         shown = _rendered(result.run_id, spans)  # `sagehealth trace RUN` names them too
         assert all(e in shown for e in traces[case["case_id"]])
-    return {"impression": result.output["impression"], "citations": result.output["citations"], "feedback_events": result.output["feedback_events"]}
+    return {key: result.output[key] for key in ("impression", "citations", "feedback_events", "draft_labels", "corrected_labels")}
 
 
 def _most_connected(settings: Settings, mislabelled: list[str]) -> str:
@@ -177,6 +177,27 @@ def test_pneumonia_to_atelectasis_end_to_end(home: Settings) -> None:
     assert {"feedback:import", "feedback:correct", "feedback:propagate", "feedback:rollback"} <= set(actions)
     assert audit.verify().ok
     assert all(event.reason not in str(e.details) for e in entries)  # only its fingerprint
+
+
+def test_the_corrected_study_gets_a_new_report_and_rollback_restores_it(home: Settings) -> None:
+    """The paper's example on the study itself: its label corrected to atelectasis, its next draft says so."""
+    audit = AuditLog(home.audit_path)
+    case = next(p.payload for p in open_store(home).scroll(SearchFilter(split="train"), limit=200)
+                if p.payload.get("findings") and (p.payload.get("labels") or {}).get("atelectasis") != "present")
+    before = _report(home, case, mode="rag")
+    assert before["draft_labels"].get("atelectasis") != "present" and not before["corrected_labels"]
+    event = FeedbackEvent(case_id=case["case_id"], clinician=DR_A, reason="the opacity is volume loss", run_id="run-before",
+                          changes=[FindingChange(finding="atelectasis", old=case["labels"].get("atelectasis"), new="present")])
+    assert record_feedback(home, event, audit=audit, rules=RULES.model_copy(update={"propagate": False})).status == "applied"
+
+    traces: dict[str, list[str]] = {}
+    after = _report(home, case, traces, mode="rag")
+    assert after["draft_labels"].get("atelectasis") == "present", after["impression"]
+    assert after["corrected_labels"]["atelectasis"] == event.event_id and event.event_id in after["feedback_events"]
+    assert traces[case["case_id"]] == after["feedback_events"]  # and on the run's trace
+
+    rollback(home, event.event_id, DR_B, audit=audit)
+    assert _report(home, case, mode="rag") == before
 
 
 def test_later_unrelated_correction_survives_rollback(home: Settings) -> None:
