@@ -19,15 +19,24 @@ from pydantic import BaseModel, Field
 from policies.guards import GuardVerdict, Source, check_grounding, detect_harm, detect_injection
 
 CITATION_KEYS = frozenset({"citations", "cited_ids", "cited_cases", "evidence_ids", "case_ids", "retrieved"})
+# Output fields that list feedback event ids (a report's ``feedback_events``, ``corrected_labels``).
+EVENT_ID_KEYS = frozenset({"feedback_events", "corrected_labels"})
+_EVENT_ID = re.compile(r"(?:fb|rb|imp)-[0-9a-f]{16}")
+"""The ids the feedback loop generates: hexadecimal, so no identifier fits in one (the de-identifier read one as a place)."""
+
+
+def _only_event_ids(value: Any) -> bool:
+    leaves = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else [value]
+    return all(isinstance(v, str) and _EVENT_ID.fullmatch(v) for v in leaves)
 
 
 def strings_in(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    """(path, text) of every string leaf in a JSON value, skipping id-like keys."""
+    """(path, text) of every string leaf in a JSON value, skipping id-like keys (event-id fields only when they hold nothing but generated ids)."""
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
         for key, item in value.items():
-            if key.endswith("_id") or key in CITATION_KEYS or key == "ids":
+            if key.endswith("_id") or key in CITATION_KEYS or key == "ids" or (key in EVENT_ID_KEYS and _only_event_ids(item)):
                 continue
             yield from strings_in(item, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list):

@@ -111,3 +111,13 @@ def test_real_patient_records_pass_the_tool_text_screen(small_lakehouse: Setting
         leaves += sum(1 for _ in strings_in(bundle))
         flagged += len(screen(bundle, "tool", harm=False))
     assert leaves > 10_000 and flagged == 0
+
+
+def test_feedback_event_ids_skip_the_text_scans_and_nothing_else_does() -> None:
+    """Generated event ids (hex) are not scanned; any other value under the same keys still is."""
+    from agents.guards import strings_in
+
+    ids = {"feedback_events": ["fb-6151fb0edd8b4692", "imp-0123456789abcdef"], "corrected_labels": {"atelectasis": "rb-00000000deadbeef"}, "impression": "Atelectasis."}
+    assert list(strings_in(ids)) == [("impression", "Atelectasis.")]
+    smuggled = {"feedback_events": ["fb-6151fb0edd8b4692", "John Smith MRN 1234"], "corrected_labels": {"atelectasis": "fb-John-Smith-1234"}}
+    assert [path for path, _ in strings_in(smuggled)] == ["feedback_events[0]", "feedback_events[1]", "corrected_labels.atelectasis"]
