@@ -176,7 +176,15 @@ def test_report_drafter_then_feedback_on_a_retrieved_case(page: Any, live: Live)
     assert result.inner_text().startswith("Feedback applied"), result.inner_text()
     assert f"{finding} {new}" in dialog.locator("#case-labels").inner_text()
     with live.http() as http:
-        assert http.get(f"/api/cases/{case_id}").json()["labels"][finding] == new
+        shown = http.get(f"/api/cases/{case_id}").json()
+    assert shown["labels"][finding] == new
+    dialog.get_by_role("button", name="Close").click()
+    # That case's own next draft follows the correction, and says which one.
+    page.get_by_label("Findings").fill(shown["findings"])
+    page.get_by_label("Case id").fill(case_id)
+    page.get_by_role("button", name="Draft report").click()
+    page.locator("#draft-corrections li").filter(has_text=finding).wait_for()
+    assert f"{finding} {new} (correction fb-" in page.locator("#draft-corrections").inner_text()
 
 
 def test_review_queue_approves_a_paused_run(page: Any, live: Live) -> None:

@@ -135,11 +135,11 @@ $("chat-form").addEventListener("submit", async (e) => {
 // Report drafter: a report run, followed live; the draft, its evidence and review reasons beside it.
 $("draft-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  const findings = $("draft-findings").value.trim();
-  for (const id of ["draft-out", "draft-cases", "draft-reasons", "draft-steps"]) $(id).replaceChildren();
+  const findings = $("draft-findings").value.trim(), caseId = $("draft-case").value.trim();
+  for (const id of ["draft-out", "draft-cases", "draft-reasons", "draft-corrections", "draft-steps"]) $(id).replaceChildren();
   say("Queued…");
   try {
-    const job = await (await api("/api/runs", { method: "POST", body: JSON.stringify({ task: "report", input: { findings } }) })).json();
+    const job = await (await api("/api/runs", { method: "POST", body: JSON.stringify({ task: "report", input: caseId ? { findings, case_id: caseId } : { findings } }) })).json();
     let finished = false; // the run's last status event follows its result: keep the result's line
     for await (const [event, data] of sse(await api(`/api/runs/${job.id}/events`))) {
       if (event === "status") { if (!finished) say("Draft " + data.status + "…"); }
@@ -156,6 +156,9 @@ function showDraft(run) {
   const reasons = (run.review && run.review.reasons) || [];
   reasons.forEach((r) => $("draft-reasons").append(el("li", {}, r)));
   if (!reasons.length) $("draft-reasons").append(el("li", { class: "muted" }, run.status === "review" ? "waiting for review" : "none"));
+  const corrected = Object.entries(out.corrected_labels || {});
+  corrected.forEach(([finding, event]) => $("draft-corrections").append(el("li", {}, `${finding} ${(out.query_labels || {})[finding] || "not stated"} (correction ${event})`)));
+  if (!corrected.length) $("draft-corrections").append(el("li", { class: "muted" }, "none"));
   say(`Run ${run.run_id} (thread ${run.thread_id}): ${run.status}.`);
 }
 
