@@ -52,18 +52,19 @@ def _restore_targets(versions: list[dict[str, Any]], event_id: str) -> tuple[dic
     return restore, kept
 
 
-def sources_before(versions: list[dict[str, Any]], case: str, event_id: str) -> dict[str, str | None]:
-    """Finding -> the feedback event behind its state just before ``event_id`` first changed ``case`` (the ``label_events`` a rollback restores).
+def sources_before(case_versions: list[dict[str, Any]], event_id: str) -> dict[str, str | None]:
+    """Finding -> the feedback event behind a case's state just before ``event_id`` first changed it (the ``label_events`` a rollback restores).
 
-    Replays the case's earlier feedback versions; a finding no feedback version changed has
-    no source (the labeler's reading).
+    ``case_versions`` are the case's ``label_versions`` rows. Replays those before the event; a
+    finding no feedback version changed has no source (the labeler's reading).
     """
-    own = [int(v["version"]) for v in versions if v["case_id"] == case and v["event_id"] == event_id]
+    own = [int(v["version"]) for v in case_versions if v["event_id"] == event_id]
     first = min(own) if own else 0
     events: dict[str, str] = {}
-    for v in sorted((v for v in versions if v["case_id"] == case and int(v["version"]) < first), key=lambda v: int(v["version"])):
-        earlier = sources_before(versions, case, v["parent_event_id"]) if v["kind"] == "rollback" and v["parent_event_id"] else None
-        events = next_label_events(events, json.loads(v["changed"]), v["kind"], v["event_id"], earlier, v["parent_event_id"] if v["kind"] == "rollback" else None)
+    for v in sorted((v for v in case_versions if int(v["version"]) < first), key=lambda v: int(v["version"])):
+        rolled_back = v["parent_event_id"] if v["kind"] == "rollback" else None
+        earlier = sources_before(case_versions, rolled_back) if rolled_back else None
+        events = next_label_events(events, json.loads(v["changed"]), v["kind"], v["event_id"], earlier, rolled_back)
     return dict(events)
 
 
@@ -90,6 +91,10 @@ def rollback(settings: Settings, event_id: str, caller: Clinician, *, audit: Aud
             raise FeedbackError(f"correction {event_id} is {row['status']}, not applied", hint="a pending correction is rejected with `sagehealth feedback reject`, not rolled back")
         versions = FeedbackTables(settings).scan("label_versions")
         restore, kept = _restore_targets(versions, event_id)
+        by_case: dict[str, list[dict[str, Any]]] = {}
+        for v in versions:
+            if v["case_id"] in restore:
+                by_case.setdefault(v["case_id"], []).append(v)
         plan = new_plan(rollback_id)
         plan["events"].append({**business_row(row, event_id=rollback_id, kind="rollback", status="applied", parent_event_id=event_id, reason=reason, user=caller.user,
                                            role=caller.role, reviewer=None, run_id=None, created_at=plan["created_at"])})
@@ -107,7 +112,7 @@ def rollback(settings: Settings, event_id: str, caller: Clinician, *, audit: Aud
             if labels != current:
                 version_row(plan, case_id=point.case_id, version=int(point.payload.get("label_version") or 1) + 1, labels=labels, before=current, kind="rollback",
                             event_id=rollback_id, parent_event_id=event_id, actor=caller.user, role=caller.role, reason=reason,
-                            events_before=point.payload.get("label_events"), restored_events=sources_before(versions, point.case_id, event_id))
+                            events_before=point.payload.get("label_events"), restored_events=sources_before(by_case.get(point.case_id, []), event_id))
         plan["audit"].append({"actor": caller.user, "action": "feedback:rollback", "resource": row["case_id"], "decision": "ok", "run_id": None,
                               "details": {"event_id": rollback_id, "rolled_back": event_id, "role": caller.role, "cases": sorted(restore)[:100], "kept_later": sorted(kept)[:100]}})
         journal.write(settings, rollback_id, plan)
