@@ -86,6 +86,7 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/orchestration.py
 	$(BIN)/python benchmarks/report_latency.py
 	$(BIN)/python benchmarks/api_load.py
+	$(BIN)/python benchmarks/api_memory.py
 
 # Quality figures on the Indiana test split (evals/results/*.json); adapter ones need `make adapter`.
 evals: $(STAMP)

@@ -25,7 +25,8 @@ nothing a cache or a shared embedding pass could reuse between callers). ``--wor
 skips the chat turns.
 
 Reports throughput, p50/p95/p99/mean latency and errors per path, the server's RSS at the start
-(after warm-up), between the workloads and at the end, the load average before and after, and
+(after warm-up), between the workloads and at the end (``benchmarks/api_memory.py`` follows it
+over a longer run), the load average before and after, and
 writes ``benchmarks/results/api_load.json``. Target: p95 search <= 50 ms over HTTP, 0 errors,
 flat server memory.
 
@@ -51,7 +52,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -205,18 +207,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def over_http(settings: Settings, clients: int, duration: float, queries: list[str], workloads: set[str]) -> dict[str, Any]:
-    """``sagehealth serve`` as a child process, driven from this one by ``clients`` keep-alive httpx clients."""
+@contextmanager
+def serve(settings: Settings) -> Iterator[tuple[str, str, int]]:
+    """A real ``sagehealth serve`` on 127.0.0.1 as a child process: (base URL, API key, pid).
+
+    The key is minted for :data:`CALLER` and revoked on exit, when the server is stopped too;
+    its log is ``SAGE_HOME/api_load.serve.log``.
+    """
     resources = Resources.for_settings(settings)
     minted = store_for(resources).create(CALLER["user"], CALLER["role"], CALLER["purpose"])
-    key = minted.secret
     resources.close()
     port = free_port()
     log = (settings.home / "api_load.serve.log").open("wb")
     env = {**os.environ, "SAGE_HOME": str(settings.home)}
     server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    sessions = [httpx.Client(base_url=base, headers={"x-api-key": key}, timeout=120) for _ in range(clients)]
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -230,29 +235,8 @@ def over_http(settings: Settings, clients: int, duration: float, queries: list[s
             if time.monotonic() > deadline:
                 raise SystemExit("sagehealth serve did not answer in 180 s")
             time.sleep(0.3)
-
-        def search(client: int, i: int) -> None:
-            response = sessions[client].post("/api/search", json={"text": queries[(client * 7 + i) % len(queries)], "k": 5})
-            if response.status_code != 200:
-                raise RuntimeError(f"HTTP {response.status_code}")
-
-        def turn(client: int, i: int) -> None:
-            response = sessions[client].post("/api/chat", json={"message": CHAT[i % len(CHAT)], "stream": False})
-            if response.status_code != 200 or response.json().get("status") != "done":
-                raise RuntimeError(f"HTTP {response.status_code} {response.json().get('status') if response.status_code == 200 else ''}")
-
-        search(0, 0)  # warm-up, as in-process
-        turn(0, 0)
-        memory = {"start": rss_mb(server.pid)}
-        results = {"search": drive(clients, duration, search, server.pid)}
-        memory["after_search"] = rss_mb(server.pid)
-        if "chat" in workloads:
-            results["chat"] = drive(clients, duration, turn, server.pid)
-        memory["end"] = rss_mb(server.pid)
-        return {**results, "server_rss_mb": memory}
+        yield base, minted.secret, server.pid
     finally:
-        for session in sessions:
-            session.close()
         KeyStore(settings.home / "keys.json").revoke(minted.id)  # the benchmark's key never outlives it
         server.terminate()
         try:
@@ -260,6 +244,35 @@ def over_http(settings: Settings, clients: int, duration: float, queries: list[s
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+def over_http(settings: Settings, clients: int, duration: float, queries: list[str], workloads: set[str]) -> dict[str, Any]:
+    """``sagehealth serve`` as a child process, driven from this one by ``clients`` keep-alive httpx clients."""
+    with serve(settings) as (base, key, pid):
+        sessions = [httpx.Client(base_url=base, headers={"x-api-key": key}, timeout=120) for _ in range(clients)]
+        try:
+            def search(client: int, i: int) -> None:
+                response = sessions[client].post("/api/search", json={"text": queries[(client * 7 + i) % len(queries)], "k": 5})
+                if response.status_code != 200:
+                    raise RuntimeError(f"HTTP {response.status_code}")
+
+            def turn(client: int, i: int) -> None:
+                response = sessions[client].post("/api/chat", json={"message": CHAT[i % len(CHAT)], "stream": False})
+                if response.status_code != 200 or response.json().get("status") != "done":
+                    raise RuntimeError(f"HTTP {response.status_code} {response.json().get('status') if response.status_code == 200 else ''}")
+
+            search(0, 0)  # warm-up, as in-process
+            turn(0, 0)
+            memory = {"start": rss_mb(pid)}
+            results = {"search": drive(clients, duration, search, pid)}
+            memory["after_search"] = rss_mb(pid)
+            if "chat" in workloads:
+                results["chat"] = drive(clients, duration, turn, pid)
+            memory["end"] = rss_mb(pid)
+            return {**results, "server_rss_mb": memory}
+        finally:
+            for session in sessions:
+                session.close()
 
 
 def found_cpu(report: dict[str, Any], path: str) -> str:
