@@ -192,7 +192,7 @@ def _edit_candidates(ctx: TaskContext, task: ReportInput, labels: dict[str, str]
     from agents.tasks.report_plan import planner_for, with_corrections
 
     planner = planner_for(ctx.resources)
-    plan = with_corrections(planner.plan(task.findings), corrections) if corrections else planner.plan(task.findings)
+    plan = with_corrections(planner.plan(task.findings), corrections)
     target = plan.target
     args: dict[str, Any] = {"findings": task.findings, "k": CANDIDATES, "mode": task.mode, "strategy": "text", "exclude_ids": [task.case_id] if task.case_id else []}
     found = _similar(ctx, {**args, "required_findings": required_labels(target, labels)}, task.case_id) or _similar(ctx, args, task.case_id)
@@ -255,9 +255,10 @@ def compose(ctx: TaskContext, task: BaseModel, evidence: dict[str, Any], drafts:
     query_labels = dict(evidence.get("query_labels", {}))
     draft_labels: dict[str, str] = dict(call(ctx, "label_findings", {"text": impression}, FindingLabels).labels) if impression else {}
     reasons = _review_reasons(query_labels, draft_labels, hits, impression, task.mode)
+    image_hits = load(evidence.get("image_hits", []), CaseEvidence)
     citations = [Citation(case_id=h.case_id, similarity=_similarity(h)) for h in hits] if task.mode != "no-rag" else []
-    citations += [Citation(case_id=h.case_id, similarity=_similarity(h), basis="image") for h in load(evidence.get("image_hits", []), CaseEvidence)]
-    cited = [*hits, *load(evidence.get("image_hits", []), CaseEvidence)] if task.mode != "no-rag" else []
+    citations += [Citation(case_id=h.case_id, similarity=_similarity(h), basis="image") for h in image_hits]
+    cited = [*hits, *image_hits] if task.mode != "no-rag" else []
     corrected = {str(f): str(e) for f, e in (evidence.get("corrected") or {}).items()}
     events = sorted({e for h in cited for e in h.feedback_events} | set(corrected.values()))
     return ReportDraft(impression=impression, mode=task.mode, citations=citations, query_labels=query_labels, draft_labels=draft_labels, needs_review=bool(reasons), review_reasons=reasons,

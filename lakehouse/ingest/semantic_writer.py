@@ -46,8 +46,8 @@ class LabelledReport:
     kept: set[str] = field(default_factory=set)
     dropped: set[str] = field(default_factory=set)
     reading: dict[str, str] = field(default_factory=dict)
-    unchanged: bool = False
-    events: dict[str, str] = field(default_factory=dict)  # kept finding -> the feedback event behind it (payload ``label_events``)  # the raw tier already holds exactly these labels: no row to write
+    unchanged: bool = False  # the raw tier already holds exactly these labels: no row to write
+    events: dict[str, str] = field(default_factory=dict)  # kept finding -> the feedback event behind it (payload ``label_events``)
 
 
 @dataclass
