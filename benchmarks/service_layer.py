@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from core.files import copy_tree
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -44,7 +46,7 @@ def main() -> None:
     results: dict[str, dict] = {}
     home = Path(os.environ.get("SAGE_HOME", ROOT / ".sage")).resolve()
     old_home = tmp / "old-home"  # the same lakehouse; the old code keeps its own audit log, traces and checkpoints
-    shutil.copytree(home, old_home, ignore=shutil.ignore_patterns("audit*", "traces", "checkpoints.sqlite*", "keys.json"))
+    copy_tree(home, old_home, ignore=shutil.ignore_patterns("audit*", "traces", "checkpoints.sqlite*", "keys.json"))
     trees = (("old", args.old, old_home), ("new", ROOT, home))
     for name, tree, where in trees:
         results[f"orchestration_{name}"] = _run(tree, where, "orchestration.py", ["--reps", str(args.reps)], tmp / f"orch-{name}.json")

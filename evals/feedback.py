@@ -37,6 +37,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from core.files import copy_tree
 from core.settings import Settings
 from evals import feedback_sim as sim
 from evals.report_quality import ABNORMAL, positives, test_cases
@@ -94,7 +95,7 @@ def _copy(source: Settings, folder: Path, store: object) -> Settings:
         close()  # flush and hand back the shard before copying it (the next use reopens it)
     keep = ("lakehouse", "qdrant")
     for name in keep:
-        shutil.copytree(source.home / name, folder / name)
+        copy_tree(source.home / name, folder / name)  # keeps the shard's sparse files sparse
     return Settings(home=folder, policy_pack=source.policy_pack)
 
 

@@ -11,18 +11,46 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
+from tests.homes import MODELS_ENV, copy_home, link_smollm2
 
 # Session-scoped fixtures cannot use monkeypatch; only offline switches are set, and only if unset.
 for _key, _value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}.items():
     os.environ.setdefault(_key, _value)
 
+_RUN_FOLDERS: list[Path] = []
+"""Temporary folders this test run made for itself, removed when it ends."""
+
+
+def _run_folder(prefix: str) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    _RUN_FOLDERS.append(folder)
+    return folder
+
+
 # The audit chain's HMAC key defaults to ~/.config/sagehealth/audit.key: tests never create or
 # read a real key (forced, not setdefault, so a developer's own key is never touched).
-os.environ["SAGE_AUDIT_KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="sage-test-key-")) / "audit.key")
+os.environ["SAGE_AUDIT_KEY_FILE"] = str(_run_folder("sage-test-key-") / "audit.key")
 
 # The embedder's ONNX export (~2 s, 90 MB) is keyed by model and torch, not by home: one shared
 # folder per test run instead of one export per temporary SAGE_HOME (subprocesses inherit it).
-os.environ.setdefault("SAGE_ONNX_CACHE", tempfile.mkdtemp(prefix="sage-test-onnx-"))
+# Likewise one dequantized SmolLM2 per test run (tests/homes.py). Set either to keep it across runs.
+for _env, _prefix in (("SAGE_ONNX_CACHE", "sage-test-onnx-"), (MODELS_ENV, "sage-test-models-")):
+    if _env not in os.environ:
+        os.environ[_env] = str(_run_folder(_prefix))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Close the stores tests left open, then remove the run's own temporary folders.
+
+    Runs before pytest removes the tmp_path folders of a passing run (its retention policy), so
+    no shard is flushed into a deleted folder at exit.
+    """
+    from tools.resources import Resources
+
+    Resources.close_all()
+    for folder in _RUN_FOLDERS:
+        shutil.rmtree(folder, ignore_errors=True)
+
 
 SMALL_LAKEHOUSE_REPORTS = 300
 
@@ -39,10 +67,8 @@ def small_lakehouse(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = Settings(home=tmp_path_factory.mktemp("sage-home"))
     report = ingest_default(settings, limit=SMALL_LAKEHOUSE_REPORTS, progress=False)
     assert report.tables["reports"].new > 0, report.errors
+    link_smollm2(settings.models_dir)
     return settings
-
-
-CACHED_MODEL = Path("/tmp/sage-models/smollm2-135m")
 
 
 @pytest.fixture(scope="session")
@@ -50,10 +76,6 @@ def home_copy(small_lakehouse: Settings) -> Callable[[Path], Settings]:
     """A function making a writable copy of the small lakehouse (runs write checkpoints, traces, audit, keys)."""
 
     def copy(target: Path) -> Settings:
-        shutil.copytree(small_lakehouse.home, target, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "models", "keys.*"))
-        if CACHED_MODEL.is_dir():  # saves dequantizing the GGUF again in this home
-            (target / "models").mkdir(exist_ok=True)
-            (target / "models" / "smollm2-135m").symlink_to(CACHED_MODEL)
-        return Settings(home=target, checkpointer="sqlite")
+        return Settings(home=copy_home(small_lakehouse.home, target), checkpointer="sqlite")
 
     return copy

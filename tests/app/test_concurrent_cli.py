@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from core.settings import Settings
+from tests.homes import copy_home
 
 FINDINGS = ["The heart is enlarged.", "Small right pleural effusion.", "Lungs are clear. No pneumothorax.", "Right lower lobe opacity."]
 REPORT = """<?xml version="1.0" encoding="utf-8"?>
@@ -26,7 +26,7 @@ REPORT = """<?xml version="1.0" encoding="utf-8"?>
 
 def test_four_report_runs_and_an_ingest_share_one_home(small_lakehouse: Settings, tmp_path: Path) -> None:
     home = tmp_path / "home"
-    shutil.copytree(small_lakehouse.home, home, ignore=shutil.ignore_patterns("traces", "audit*", "checkpoints.sqlite*", "models"))
+    copy_home(small_lakehouse.home, home)
     reports = tmp_path / "reports"
     reports.mkdir()
     new_ids = [f"CXR99{i:04d}" for i in range(20)]

@@ -13,12 +13,13 @@ from typer.testing import CliRunner
 from app.commands import data
 from core.settings import Settings
 from policies.audit import AuditLog
+from tests.homes import copy_home
 
 
 @pytest.fixture
 def home(small_lakehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     target = tmp_path / "home"
-    shutil.copytree(small_lakehouse.home, target, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "models"))
+    copy_home(small_lakehouse.home, target)
     monkeypatch.setenv("SAGE_HOME", str(target))
     return Settings(home=target)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,14 @@ from typer.testing import CliRunner
 
 from app.commands import demo
 from core.settings import Settings
+from tests.homes import copy_home
 
 
 @pytest.fixture
 def cli(small_lakehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     target = tmp_path / "home"
     # No saved planner: the demo's first rag run fits one for this home (as after an older ingest).
-    shutil.copytree(small_lakehouse.home, target, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "models"))
+    copy_home(small_lakehouse.home, target)
     monkeypatch.setenv("SAGE_HOME", str(target))
     app = typer.Typer()
     demo.register(app)

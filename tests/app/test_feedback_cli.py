@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from typer.testing import CliRunner
 from app.commands import feedback
 from core.settings import Settings
 from lakehouse.semantic import open_store
+from tests.homes import copy_home
 
 SUBMITTER = ("--user", "dr-a", "--role", "clinician", "--purpose", "treatment")
 REVIEWER = ("--user", "dr-b", "--role", "radiologist", "--purpose", "quality")
@@ -22,7 +22,7 @@ REVIEWER = ("--user", "dr-b", "--role", "radiologist", "--purpose", "quality")
 @pytest.fixture
 def home(small_lakehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     target = tmp_path / "home"
-    shutil.copytree(small_lakehouse.home, target, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "models"))
+    copy_home(small_lakehouse.home, target)
     monkeypatch.setenv("SAGE_HOME", str(target))
     return Settings(home=target)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,19 +12,13 @@ from typer.testing import CliRunner
 from app.commands import batch
 from core.settings import Settings
 from policies.audit import AuditLog
+from tests.homes import copy_home
 
 
 @pytest.fixture
 def home(small_lakehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """A copy of the session lakehouse (batches write audit entries), sharing its model folder."""
-    target, cached = small_lakehouse.models_dir / "smollm2-135m", Path("/tmp/sage-models/smollm2-135m")
-    if not target.exists() and (cached / "config.json").is_file():  # reuse the machine's dequantized copy
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.symlink_to(cached, target_is_directory=True)
-    copy = tmp_path / "home"
-    shutil.copytree(small_lakehouse.home, copy, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "models"))
-    small_lakehouse.models_dir.mkdir(parents=True, exist_ok=True)
-    (copy / "models").symlink_to(small_lakehouse.models_dir, target_is_directory=True)  # dequantize once per session
+    copy = copy_home(small_lakehouse.home, tmp_path / "home")
     monkeypatch.setenv("SAGE_HOME", str(copy))
     return Settings(home=copy)
 

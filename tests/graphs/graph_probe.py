@@ -6,26 +6,20 @@ It is a real TaskSpec: its steps call real tools through the governed context.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from agents.tasks.base import REGISTRY, TaskSpec, register_task
+from tests.homes import copy_home
 
 PROBE = "probe_report"
-CACHED_MODEL = Path("/tmp/sage-models/smollm2-135m")
 
 
 def writable_home(small: Any, target: Path) -> Path:
     """Copy the session lakehouse (runs write checkpoints, traces, audit entries)."""
-    shutil.copytree(small.home, target, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "models"))
-    models = target / "models"
-    models.mkdir(exist_ok=True)
-    if CACHED_MODEL.is_dir():  # saves dequantizing the GGUF again in this home
-        (models / "smollm2-135m").symlink_to(CACHED_MODEL)
-    return target
+    return copy_home(small.home, target)
 
 
 class ProbeInput(BaseModel):

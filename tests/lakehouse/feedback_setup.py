@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from core.settings import Settings
@@ -10,6 +9,7 @@ from lakehouse.feedback import Clinician, import_labels
 from lakehouse.semantic import SearchFilter, open_store
 from policies.audit import AuditLog
 from policies.feedback_rules import FeedbackRules
+from tests.homes import copy_home
 
 RULES = FeedbackRules(similarity_threshold=0.7, auto_apply_confidence=0.7)
 """Pack defaults except a lower auto-apply bar, so the 300-case corpus has applied and queued proposals."""
@@ -19,8 +19,7 @@ DR_B = Clinician(user="dr-b", role="radiologist", purpose="quality")
 
 def writable_copy(source: Settings, target: Path) -> Settings:
     """A private copy of a built SAGE_HOME (the shared one stays read-only)."""
-    shutil.copytree(source.home, target, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "feedback", "models", "synthetic"))
-    return Settings(home=target)
+    return Settings(home=copy_home(source.home, target, skip=("feedback", "synthetic")))
 
 
 def mislabel_atelectasis(settings: Settings, audit: AuditLog) -> list[str]:

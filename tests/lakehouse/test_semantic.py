@@ -6,7 +6,6 @@ in plain Python, so a wrong filter translation or a wrong ranking fails on both 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
+from core.files import copy_sparse, copy_tree
 from core.settings import Settings
 from lakehouse.semantic import (
     VECTORS,
@@ -114,7 +114,7 @@ def _fresh(backend: str, tmp: Path, template: Path | None, loaded: bool = True) 
     if backend == "edge":
         if loaded:
             assert template is not None
-            shutil.copytree(template, tmp / "qdrant")
+            copy_tree(template, tmp / "qdrant")
         return EdgeStore(tmp / "qdrant", "cases")
     store = ClientStore(QdrantClient(":memory:"), "cases")
     if loaded:
@@ -347,6 +347,34 @@ def test_backends_are_congruent(tmp_path: Path, edge_template: Path) -> None:
         client.close()
 
 
+def _bytes(folder: Path) -> tuple[int, int]:
+    """(apparent size, bytes allocated on disk) of the files under ``folder``."""
+    files = [p.stat() for p in folder.rglob("*") if p.is_file()]
+    return sum(f.st_size for f in files), sum(f.st_blocks * 512 for f in files)
+
+
+def test_a_copied_shard_keeps_its_holes_and_its_points(tmp_path: Path, edge_template: Path) -> None:
+    size, on_disk = _bytes(edge_template)
+    assert size > 10 * on_disk, "Edge preallocates its WAL and storage pages as sparse files"
+    copy = copy_tree(edge_template, tmp_path / "copy")
+    copy_size, copy_on_disk = _bytes(copy)
+    assert copy_size == size and copy_on_disk < size / 10, (copy_on_disk, on_disk)
+    for original in edge_template.rglob("*"):
+        if original.is_file():
+            assert (copy / original.relative_to(edge_template)).read_bytes() == original.read_bytes(), original
+    store = EdgeStore(copy, "cases")
+    try:
+        assert store.count() == N
+    finally:
+        store.close()
+    tail = tmp_path / "tail"
+    with open(tail, "wb") as f:  # data, then a hole to the end of the file
+        f.write(b"x" * 10)
+        f.truncate(3 << 20)
+    copy_sparse(tail, tmp_path / "tail-copy")
+    assert (tmp_path / "tail-copy").read_bytes() == tail.read_bytes()
+
+
 def test_open_store_gives_a_new_shared_edge_store_each_time(tmp_path: Path, edge_template: Path) -> None:
     from lakehouse.semantic.shared import SharedEdgeStore
 
@@ -356,7 +384,7 @@ def test_open_store_gives_a_new_shared_edge_store_each_time(tmp_path: Path, edge
         assert isinstance(store, SharedEdgeStore) and open_store(settings) is not store
         with pytest.raises(CollectionMissingError):
             store.count()
-        shutil.copytree(edge_template, settings.qdrant_path, dirs_exist_ok=True)
+        copy_tree(edge_template, settings.qdrant_path, dirs_exist_ok=True)
         assert store.count() == N, "the shard is loaded fresh on each lease"
     finally:
         store.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from core.settings import Settings
 from policies.audit import AuditLog
+from tests.homes import copy_home
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVE = [sys.executable, "-m", "app.cli", "mcp", "serve"]
@@ -21,8 +21,7 @@ SERVE = [sys.executable, "-m", "app.cli", "mcp", "serve"]
 @pytest.fixture(scope="module")
 def mcp_home(small_lakehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("mcp") / "home"
-    shutil.copytree(small_lakehouse.home, home, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "models", "*.lease*"))
-    return home
+    return copy_home(small_lakehouse.home, home)
 
 
 def _server_env(home: Path, **extra: str) -> dict[str, str]:

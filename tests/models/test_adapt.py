@@ -7,7 +7,6 @@ Training runs are a few optimizer steps on 16 hand-written findings -> impressio
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from models.adapt.evaluate import generate_impressions
 from models.adapt.registry import AdapterRegistry
 from models.adapt.train import TrainExample, train_adapter
 from models.prompts import IMPRESSION_TEMPLATE_VERSION, impression_messages
+from tests.homes import link_smollm2
 
 PAIRS = [
     ("The lungs are clear. Heart size is normal. No pneumothorax.", "No acute cardiopulmonary abnormality."),
@@ -46,7 +46,6 @@ PAIRS = [
     ("Heart size normal. No consolidation or effusion.", "No acute findings."),
     ("Elevated right hemidiaphragm. Lungs clear.", "Elevated right hemidiaphragm."),
 ]
-MODEL_CACHE = Path("/tmp/sage-models/smollm2-135m")
 
 
 def _examples(style: str = "") -> list[TrainExample]:
@@ -61,10 +60,7 @@ def _config(**changes: object) -> LoraTrainConfig:
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     home = tmp_path_factory.mktemp("sage")
-    if (MODEL_CACHE / "config.json").is_file():
-        # A dequantized copy saves ~20 s of GGUF decoding; a link is enough (read-only use).
-        (home / "models").mkdir()
-        os.symlink(MODEL_CACHE, home / "models" / "smollm2-135m")
+    link_smollm2(home / "models")  # the run's dequantized copy; a link is enough (read-only use)
     return Settings(home=home, device="cpu")
 
 

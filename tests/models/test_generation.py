@@ -13,8 +13,8 @@ from core.telemetry import Attr, configure_tracing
 from models.lm.local import LocalChatModel
 from models.lm.types import ChatModel, ContextLengthError, GenerationParams
 from models.zoo import ModelZoo
+from tests.homes import link_smollm2
 
-PREBUILT = Path("/tmp/sage-models/smollm2-135m")
 XRAY = [{"role": "user", "content": "What is a chest X-ray?"}]
 COLOURS = [{"role": "system", "content": "You answer briefly."}, {"role": "user", "content": "Name three colours of the rainbow, please."}]
 GREEDY = GenerationParams(max_new_tokens=8)
@@ -23,9 +23,7 @@ GREEDY = GenerationParams(max_new_tokens=8)
 def zoo_with_smollm2(home: Path) -> ModelZoo:
     """A zoo in a fresh SAGE_HOME; reuses an already dequantized SmolLM2 when this machine has one."""
     settings = Settings(home=home, device="cpu", telemetry_exporter="none")
-    if (PREBUILT / "config.json").is_file():
-        settings.models_dir.mkdir(parents=True, exist_ok=True)
-        (settings.models_dir / "smollm2-135m").symlink_to(PREBUILT, target_is_directory=True)
+    link_smollm2(settings.models_dir)
     return ModelZoo(settings)
 
 

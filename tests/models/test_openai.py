@@ -19,17 +19,15 @@ from models.lm.openai_backend import EndpointUnreachableError, OpenAIChatModel
 from models.lm.types import GenerationParams
 from models.serve import create_model_server
 from models.zoo import ModelZoo
+from tests.homes import link_smollm2
 
-PREBUILT = Path("/tmp/sage-models/smollm2-135m")
 XRAY = [{"role": "user", "content": "What is a chest X-ray?"}]
 PARAMS = GenerationParams(max_new_tokens=8)
 
 
 def zoo_with_smollm2(home: Path) -> ModelZoo:
     settings = Settings(home=home, device="cpu", telemetry_exporter="none")
-    if (PREBUILT / "config.json").is_file():
-        settings.models_dir.mkdir(parents=True, exist_ok=True)
-        (settings.models_dir / "smollm2-135m").symlink_to(PREBUILT, target_is_directory=True)
+    link_smollm2(settings.models_dir)
     return ModelZoo(settings)
 
 

@@ -15,17 +15,7 @@ from models.lm.loader import ModelLoadError
 from models.lm.openai_backend import OpenAIChatModel
 from models.specs import BUILTIN_SPECS, ModelSpec, ZooConfigError, register_spec
 from models.zoo import ModelZoo, UnknownModelError, split_model_ref
-
-PREBUILT = Path("/tmp/sage-models/smollm2-135m")
-
-
-def smollm2_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A dequantized SmolLM2 folder: the machine's prebuilt one, else built once from the GGUF."""
-    if (PREBUILT / "config.json").is_file():
-        return PREBUILT
-    from models.lm.loader import materialize_gguf, smollm2_gguf_path
-
-    return materialize_gguf(smollm2_gguf_path(), tmp_path_factory.mktemp("smollm2") / "smollm2-135m")
+from tests.homes import shared_smollm2
 
 
 def write_zoo(settings: Settings, models: object) -> None:
@@ -109,11 +99,11 @@ def test_embedder_and_image_encoder_come_from_their_modules(tmp_path: Path) -> N
         zoo.embedder("cxr-tiny")
 
 
-def test_user_hf_folder_loads_and_generates(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_user_hf_folder_loads_and_generates(tmp_path: Path) -> None:
     from models.lm.types import GenerationParams
 
     settings = Settings(home=tmp_path, device="cpu", telemetry_exporter="none")
-    folder = smollm2_folder(tmp_path_factory)
+    folder = shared_smollm2()
     write_zoo(settings, [{"name": "my-smol", "roles": ["chat"], "backend": "transformers", "location": str(folder), "context_length": 2048}])
     zoo = ModelZoo(settings)
     status = zoo.status("my-smol")
@@ -124,9 +114,9 @@ def test_user_hf_folder_loads_and_generates(tmp_path: Path, tmp_path_factory: py
     assert out.text and out.output_tokens <= 4
 
 
-def test_corrupt_model_folders_raise_load_errors_with_rebuild_hint(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_corrupt_model_folders_raise_load_errors_with_rebuild_hint(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, device="cpu")
-    source = smollm2_folder(tmp_path_factory)
+    source = shared_smollm2()
     broken = tmp_path / "broken"
     broken.mkdir()
     for name in ("config.json", "tokenizer.json", "tokenizer_config.json"):

@@ -8,8 +8,6 @@ the draft to review. Harmful and injected requests are declined before any data 
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from agents.guards import screen_evidence
@@ -17,6 +15,7 @@ from core.settings import Settings
 from services.base import Caller
 from services.runs import RunRequest
 from services.runs import run_task as run_service
+from tests.homes import copy_home
 from tools.resources import Resources
 
 
@@ -40,7 +39,7 @@ def poisoned(small_lakehouse: Settings, tmp_path_factory: pytest.TempPathFactory
 
     root = tmp_path_factory.mktemp("poisoned")
     home = root / "home"
-    shutil.copytree(small_lakehouse.home, home, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "models"))
+    copy_home(small_lakehouse.home, home)
     folder = root / "reports"
     folder.mkdir()
     (folder / f"{POISON_ID}.xml").write_text(REPORT_XML, encoding="utf-8")

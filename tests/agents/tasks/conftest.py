@@ -6,7 +6,6 @@ governed path (policy, audit, spans around the same calls) is covered by the gra
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,16 +44,6 @@ class DirectContext:
         return {}  # no outside MCP tools outside the governed graph
 
 
-def link_chat_model(settings: Settings) -> None:
-    """Reuse an already dequantized SmolLM2 folder (machine cache) instead of rebuilding it per run."""
-    target = settings.models_dir / "smollm2-135m"
-    cached = Path("/tmp/sage-models/smollm2-135m")
-    if not target.exists() and (cached / "config.json").is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.symlink_to(cached, target_is_directory=True)
-
-
 @pytest.fixture
 def direct(small_lakehouse: Settings) -> DirectContext:
-    link_chat_model(small_lakehouse)
     return DirectContext(small_lakehouse)

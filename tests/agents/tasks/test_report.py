@@ -11,6 +11,7 @@ from agents.tasks.base import get_task
 from agents.tasks.report import SPEC, ReportInput, clean_impression
 from core.settings import Settings
 from models.image import InvalidImageError
+from tests.homes import copy_home
 
 FINDINGS = "The heart is enlarged. There is a small left pleural effusion. No pneumothorax."
 
@@ -121,7 +122,6 @@ def _study(seed: int, heart: int, path: Path) -> Path:
 
 def test_report_with_image_path_cites_the_image_similar_case(small_lakehouse, tmp_path: Path) -> None:  # noqa: ANN001
     """Governed run: the study image is embedded by the configured encoder and its own case is cited by image."""
-    import shutil
 
     from lakehouse.ingest.images import ingest_images
     from lakehouse.semantic import SearchFilter, open_store
@@ -130,7 +130,7 @@ def test_report_with_image_path_cites_the_image_similar_case(small_lakehouse, tm
     from tools.resources import Resources
 
     home = tmp_path / "home"
-    shutil.copytree(small_lakehouse.home, home, ignore=shutil.ignore_patterns("traces", "audit", "checkpoints.sqlite*", "models"))
+    copy_home(small_lakehouse.home, home)
     settings = Settings(home=home, telemetry_exporter="none")
     store = open_store(settings)
     normal = [p.case_id for p in store.scroll(SearchFilter(split="train"), limit=300) if not p.payload.get("positive_findings")][:3]
