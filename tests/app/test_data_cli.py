@@ -13,15 +13,6 @@ from typer.testing import CliRunner
 from app.commands import data
 from core.settings import Settings
 from policies.audit import AuditLog
-from tests.homes import copy_home
-
-
-@pytest.fixture
-def home(small_lakehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    target = tmp_path / "home"
-    copy_home(small_lakehouse.home, target)
-    monkeypatch.setenv("SAGE_HOME", str(target))
-    return Settings(home=target)
 
 
 @pytest.fixture

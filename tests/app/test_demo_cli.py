@@ -12,15 +12,12 @@ from typer.testing import CliRunner
 
 from app.commands import demo
 from core.settings import Settings
-from tests.homes import copy_home
 
 
 @pytest.fixture
-def cli(small_lakehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    target = tmp_path / "home"
-    # No saved planner: the demo's first rag run fits one for this home (as after an older ingest).
-    copy_home(small_lakehouse.home, target)
-    monkeypatch.setenv("SAGE_HOME", str(target))
+def cli(home: Settings) -> typer.Typer:
+    # No saved planner (a copy has no models folder of its own): the demo's first rag run fits
+    # one for this home, as after an older ingest.
     app = typer.Typer()
     demo.register(app)
     app.command("noop")(lambda: None)  # a second command keeps `demo` a named subcommand

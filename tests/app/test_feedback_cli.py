@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,18 +12,9 @@ from typer.testing import CliRunner
 from app.commands import feedback
 from core.settings import Settings
 from lakehouse.semantic import open_store
-from tests.homes import copy_home
 
 SUBMITTER = ("--user", "dr-a", "--role", "clinician", "--purpose", "treatment")
 REVIEWER = ("--user", "dr-b", "--role", "radiologist", "--purpose", "quality")
-
-
-@pytest.fixture
-def home(small_lakehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    target = tmp_path / "home"
-    copy_home(small_lakehouse.home, target)
-    monkeypatch.setenv("SAGE_HOME", str(target))
-    return Settings(home=target)
 
 
 @pytest.fixture

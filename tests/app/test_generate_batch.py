@@ -12,15 +12,6 @@ from typer.testing import CliRunner
 from app.commands import batch
 from core.settings import Settings
 from policies.audit import AuditLog
-from tests.homes import copy_home
-
-
-@pytest.fixture
-def home(small_lakehouse: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """A copy of the session lakehouse (batches write audit entries), sharing its model folder."""
-    copy = copy_home(small_lakehouse.home, tmp_path / "home")
-    monkeypatch.setenv("SAGE_HOME", str(copy))
-    return Settings(home=copy)
 
 
 @pytest.fixture
