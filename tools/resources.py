@@ -19,6 +19,7 @@ Usage::
 from __future__ import annotations
 
 import atexit
+import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from policies.engine import PolicyEngine
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Resources:
@@ -111,8 +113,12 @@ class Resources:
             opened, self._open = list(self._open.values()), {}
         for value in opened:
             close = getattr(value, "close", None)
-            if callable(close):
+            if not callable(close):
+                continue
+            try:
                 close()
+            except Exception:  # one backend that fails to close (its folder gone) must not keep the others open
+                log.warning("closing %s failed", type(value).__name__, exc_info=True)
 
     # -- backends -----------------------------------------------------------------------------
     @property
