@@ -9,7 +9,7 @@ a reply saying why, so the conversation never silently drops a message.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
@@ -117,7 +117,7 @@ def remember(input_model: type[BaseModel], task_input: dict[str, Any], memory: d
 
 def decline(state: RunState) -> dict[str, Any]:
     """Graph node: reply with the reason the turn cannot be served."""
-    error = state.get("error") or {}
+    error = cast(dict[str, Any], state.get("error") or {})
     text = f"I can't help with that: {error.get('message', 'out of scope')}."
     if error.get("hint"):
         text += f" ({error['hint']})"

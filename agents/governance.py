@@ -17,7 +17,7 @@ rejects it (``sagehealth review``), and the run resumes from the checkpoint.
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
@@ -86,11 +86,11 @@ def _labeler() -> Any:
 
 
 def _review_reasons(state: RunState, output: dict[str, Any], ctx: Context) -> list[str]:
-    evidence = state.get("evidence") or {}
+    evidence = cast(dict[str, Any], state.get("evidence") or {})
     reasons: list[str] = []
     if dropped := evidence.get("dropped_as_injection"):
         reasons.append("retrieved evidence looked like prompt injection and was dropped: " + ", ".join(str(d.get("item_id") or d.get("key")) for d in dropped))
-    request = state.get("request") or {}
+    request = cast(dict[str, Any], state.get("request") or {})
     query = str((request.get("input") or {}).get("findings") or "")
     reasons += grounding_reasons(str(request.get("task") or ""), output, evidence, query, _labeler())
     missing = cited_ids(output) - {str(i) for i in evidence.get("ids", [])}
@@ -151,7 +151,7 @@ def governance_post(state: RunState, runtime: Runtime[Context]) -> Command[Liter
 
     def body(ctx: Any, span: Any) -> dict[str, Any]:
         output = copy.deepcopy(state.get("output") or {})
-        decisions: list[dict[str, Any]] = []
+        decisions: list[PolicyDecisionRecord] = []
         redacted = _redact_fields(ctx, output)
         if denied := _phi_denied(state, context, redacted, "output fields", "remove identifiers from the request"):
             span.set_attribute(Attr.POLICY_EFFECT, "deny")

@@ -6,7 +6,7 @@ request, and are recorded on the agent span; tasks without a generate step skip 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langgraph.runtime import Runtime
 from langgraph.types import Command
@@ -28,6 +28,6 @@ def model_agent(state: RunState, runtime: Runtime[Context]) -> Command[Literal["
             span.set_attribute(Attr.ADAPTER, context.adapter_name)
         if spec.generate is None:
             return {"drafts": None}
-        return {"drafts": jsonable(spec.generate(ctx, task_input, state.get("evidence") or {}))}
+        return {"drafts": jsonable(spec.generate(ctx, task_input, cast(dict[str, Any], state.get("evidence") or {})))}
 
     return run_agent("model", "model", state, context, body)

@@ -60,7 +60,8 @@ def repair_plan(
     repairs: list[str] = []
     if not isinstance(raw, dict) or raw.get("task") not in set(known_tasks):
         raise PlanError(f"plan names no known task: {str(raw)[:200]!r}", hint="the planner falls back to embedding routing")
-    steps_in = raw.get("steps") if isinstance(raw.get("steps"), list) else []
+    steps = raw.get("steps")
+    steps_in: list[Any] = steps if isinstance(steps, list) else []
     kept: dict[str, PlanStep] = {}
     for item in steps_in:
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langgraph.runtime import Runtime
 from langgraph.types import Command
@@ -133,7 +133,7 @@ def planner(state: RunState, runtime: Runtime[Context]) -> Command[Literal["gove
         reason = update.get("route_reason") or state.get("route_reason") or f"run {update.get('status', state.get('status'))}"
         span.set_attribute(Attr.ROUTE, goto)
         span.set_attribute(Attr.ROUTE_REASON, reason)
-    return Command(update=update, goto=goto)
+    return Command(update=update, goto=cast(Literal["governance_pre", "__end__"], goto))
 
 
 def _run_fields(state: RunState, ctx: Context) -> dict[str, Any]:

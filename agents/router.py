@@ -252,9 +252,9 @@ class Router:
         if fired:
             reason = f"{reason}; rules: {', '.join(fired)}"
         decline = "out_of_scope" if any(s.task == "decline" for s in steps) else None
-        task: TaskName = "decline" if decline else first
+        chosen: TaskName = "decline" if decline else first
         return RoutingDecision(
-            task=task,
+            task=chosen,
             steps=steps,
             method="rules" if fired and len(fired) == len(parts) else "classifier",
             confidence=round(min(confidences), 4),

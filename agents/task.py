@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langgraph.runtime import Runtime
 from langgraph.types import Command
@@ -17,7 +17,7 @@ def task_agent(state: RunState, runtime: Runtime[Context]) -> Command[Literal["g
 
     def body(ctx: Any, span: Any) -> dict[str, Any]:
         spec, task_input = task_and_input(state)
-        output = spec.compose(ctx, task_input, state.get("evidence") or {}, state.get("drafts"))
+        output = spec.compose(ctx, task_input, cast(dict[str, Any], state.get("evidence") or {}), state.get("drafts"))
         return {"output": spec.output_model.model_validate(output).model_dump(mode="json")}
 
     return run_agent("task", "task", state, caller_context(runtime), body)

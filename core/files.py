@@ -43,7 +43,7 @@ def copy_sparse(src: str | os.PathLike[str], dst: str | os.PathLike[str], *, fol
     The signature is ``shutil.copy2``'s, so it serves as ``copytree``'s ``copy_function``.
     """
     if not follow_symlinks and os.path.islink(src):
-        return shutil.copy2(src, dst, follow_symlinks=False)
+        return shutil.copy2(src, os.fspath(dst), follow_symlinks=False)
     with open(src, "rb") as source, open(dst, "wb") as target:
         size = os.fstat(source.fileno()).st_size
         for start, end in _data_extents(source.fileno(), size):

@@ -13,7 +13,7 @@ is written (``stream_mode="custom"`` chunks) and traced under ``invoke_workflow 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.config import get_stream_writer
@@ -33,7 +33,7 @@ def answer(state: RunState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Graph node: run the routed task through the clinical graph, then reply (streamed)."""
     # A multi-intent turn carries its further steps in request["then"]; they run in order, in this run.
     context = caller_context(runtime)
-    requests = [{k: v for k, v in state["request"].items() if k != "then"}, *state["request"].get("then", [])]
+    requests = [{k: v for k, v in state["request"].items() if k != "then"}, *cast(list[dict[str, Any]], state["request"].get("then", []))]
     texts, results = [], []
     for request in requests:
         task_state = new_run(context, task=request["task"], input=request["input"], text=request["text"], thread_id=state["thread_id"])

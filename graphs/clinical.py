@@ -40,6 +40,6 @@ builder.add_edge(START, "planner")
 graph = builder.compile(name="clinical")
 
 
-def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph[RunState, Context, RunState, RunState]:
     """The clinical graph compiled with a checkpointer (runs are resumable per thread)."""
     return builder.compile(checkpointer=checkpointer, name="clinical")

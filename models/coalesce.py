@@ -75,7 +75,8 @@ class Coalescer(Generic[T, R]):
 
     def _take(self) -> list[_Job[T, R]]:
         with self._lock:
-            batch, count = [], 0
+            batch: list[_Job[T, R]] = []
+            count = 0
             while self._queue and (not batch or count + len(self._queue[0].items) <= self.max_items):
                 job = self._queue.pop(0)
                 batch.append(job)

@@ -191,7 +191,8 @@ class Redactor:
         if not kept:
             return []
         # The "keep" operator leaves the text as it is, so the resolved items are original offsets.
-        resolved = self._anonymizer.anonymize(text, kept, operators={"DEFAULT": OperatorConfig("keep")},
+        # The analyzer's and the anonymizer's RecognizerResult are two classes of one shape.
+        resolved = self._anonymizer.anonymize(text, kept, operators={"DEFAULT": OperatorConfig("keep")},  # type: ignore[arg-type]
                                               conflict_resolution=ConflictResolutionStrategy.REMOVE_INTERSECTIONS)
         scores = {(r.start, r.end, r.entity_type): r.score for r in kept}
         entities = [PhiEntity(type=PLACEHOLDER[i.entity_type], start=i.start, end=i.end,
@@ -236,7 +237,7 @@ class Redactor:
         key = patient_key or ""
         operators = {t: OperatorConfig("replace", {"new_value": f"[{t}]"}) for t in set(PLACEHOLDER.values())}
         if options.pseudonymize:
-            secret = options.secret.get_secret_value().encode()  # type: ignore[union-attr] - validated
+            secret = options.secret.get_secret_value().encode()  # type: ignore[union-attr]  # validated with pseudonymize
             for t in set(PLACEHOLDER.values()) - {"DATE", "AGE"}:
                 operators[t] = OperatorConfig("custom", {"lambda": _pseudonymizer(secret, key, t)})
         if options.shift_dates:

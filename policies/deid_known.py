@@ -65,5 +65,5 @@ class KnownIdentityRecognizer(EntityRecognizer):
 
     def _result(self, entity: str, start: int, end: int, score: float) -> RecognizerResult:
         return RecognizerResult(entity_type=entity, start=start, end=end, score=score,
-                                recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,  # type: ignore[has-type]
                                                       RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id})

@@ -20,6 +20,7 @@ This module imports only the standard library, pydantic and :mod:`policies.packs
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -79,7 +80,7 @@ def load_feedback_rules(name_or_path: str | Path = "default") -> FeedbackRules:
         raise PolicyPackError(f"{path}: invalid feedback section: {exc}", hint="fix the named field of 'feedback'") from exc
 
 
-def review_decision(rules: FeedbackRules, changes: list[tuple[str, str | None, str]], user: str, reviewer: tuple[str, str] | None) -> FeedbackDecision:
+def review_decision(rules: FeedbackRules, changes: Sequence[tuple[str, str | None, str]], user: str, reviewer: tuple[str, str] | None) -> FeedbackDecision:
     """Whether a correction (finding, old state, new state) may be applied as is.
 
     Args:

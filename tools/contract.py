@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.messages import AnyMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 
@@ -261,6 +262,6 @@ def new_run(context: Context, *, task: str | None, input: dict[str, Any] | None 
     }
 
 
-def run_config(thread_id: str) -> dict[str, Any]:
+def run_config(thread_id: str) -> RunnableConfig:
     """The LangGraph config of a run on ``thread_id`` (the one place the recursion limit is set)."""
     return {"configurable": {"thread_id": thread_id}, "recursion_limit": RECURSION_LIMIT}

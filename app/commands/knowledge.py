@@ -53,7 +53,11 @@ def list_tables(as_json: bool = JsonOpt, user: str | None = UserOpt, role: str |
     except SageError as exc:
         fail(exc, as_json)
         return
-    emit(tables, as_json, lambda ts: [console.print(f"{t['table']:<20} {t['rows']:>5} rows  {t['path']}") for t in ts])
+    def show(rows: list[dict]) -> None:
+        for t in rows:
+            console.print(f"{t['table']:<20} {t['rows']:>5} rows  {t['path']}")
+
+    emit(tables, as_json, show)
 
 
 def register(app: typer.Typer) -> None:

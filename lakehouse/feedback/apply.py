@@ -15,7 +15,7 @@ to "not stated" gets the state ``not_stated`` there and disappears from the payl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,7 +62,7 @@ def next_label_events(events: dict[str, str] | None, changed: Iterable[str], kin
     return {f: e for f, e in sorted(out.items()) if withdrawn is None or e != withdrawn}
 
 
-def version_row(plan: dict[str, Any], *, case_id: str, version: int, labels: dict[str, str], before: dict[str, str], kind: str, event_id: str,
+def version_row(plan: dict[str, Any], *, case_id: str, version: int, labels: Mapping[str, str], before: Mapping[str, str], kind: str, event_id: str,
                 parent_event_id: str | None, actor: str, role: str | None, reason: str | None, events_before: dict[str, str] | None = None,
                 restored_events: dict[str, str | None] | None = None) -> dict[str, Any]:
     """Add a label version of ``case_id`` to the plan (``changed`` is computed from ``before``).

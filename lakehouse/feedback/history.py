@@ -24,7 +24,8 @@ def _ingest_versions(settings: Settings, case_id: str, known: set[int]) -> list[
     by_version: dict[int, list[dict[str, Any]]] = {}
     for r in rows:
         by_version.setdefault(int(r["label_version"]), []).append(r)
-    out, labels = [], {}
+    out: list[LabelVersion] = []
+    labels: dict[str, str] = {}
     for version in sorted(by_version):
         batch = by_version[version]
         before = dict(labels)

@@ -14,7 +14,7 @@ pipeline calls when the raw-tier transaction of the same batch fails.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -99,7 +99,7 @@ def stored_labels(raw: Any) -> dict[str, StoredLabels]:
     return out
 
 
-def merge_labels(reading: dict[str, str], stored: StoredLabels | None) -> tuple[dict[str, str], set[str]]:
+def merge_labels(reading: Mapping[str, str], stored: StoredLabels | None) -> tuple[dict[str, str], set[str]]:
     """The labels of a (re-)ingested report: the labeler's reading, except where feedback stands; and the findings it keeps.
 
     A clinician's correction is a later version than the labeler's reading of the same text, so

@@ -59,8 +59,8 @@ def materialize_gguf(gguf: Path, target: Path) -> Path:
     # from_pretrained(folder) look for a GGUF file again.
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    model.hf_quantizer = None
-    model.is_quantized = False
+    model.hf_quantizer = None  # type: ignore[assignment]  # transformers types these attributes loosely
+    model.is_quantized = False  # type: ignore[assignment]
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
@@ -80,7 +80,7 @@ def load_causal_lm(folder: Path, device: str = "cpu"):  # noqa: ANN201 - transfo
         raise ModelLoadError(f"no model at {folder} (config.json missing)", hint="check the zoo location or delete the folder to rebuild it")
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        model = AutoModelForCausalLM.from_pretrained(str(folder)).to(device)
+        model = AutoModelForCausalLM.from_pretrained(str(folder)).to(device)  # type: ignore[arg-type]  # .to() accepts a device string
     except (OSError, ValueError, RuntimeError) as exc:
         raise ModelLoadError(f"model folder {folder} is corrupt or incomplete: {exc}", hint=f"delete {folder} and run again to rebuild it") from exc
     model.eval()
