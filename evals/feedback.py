@@ -15,10 +15,9 @@ impression planner picks the findings to state, the consensus impression among c
 labels carry them is edited; no model, so thousands of drafts fit on 2 CPU cores) on held-out
 test cases with a bootstrap interval.
 
-The propagation threshold is chosen by :func:`tune_threshold` on the train split only (another
-noise seed, no test case is read): the lowest similarity threshold whose propagation precision
-stays at or above ``TUNE_MIN_PRECISION``, and the smallest candidate cap that cuts nothing that threshold
-admits (``--tune`` writes ``results/feedback_tuning.json``).
+The propagation threshold and candidate cap are chosen on the train split only, by
+:func:`evals.feedback_tuning.tune_threshold` (another noise seed, no test case is read; ``--tune``
+writes ``results/feedback_tuning.json``).
 
 Run: ``python -m evals.feedback --cycles 5 --runs 20`` (needs an ingested SAGE_HOME).
 """
@@ -37,20 +36,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from core.files import copy_tree
 from core.settings import Settings
 from evals import feedback_sim as sim
+from evals.feedback_tuning import tune_threshold, tuned_max_candidates, tuned_threshold
 from evals.report_quality import ABNORMAL, positives, test_cases
-from policies.feedback_rules import FeedbackRules
 
 RESULTS = Path(__file__).parent / "results" / "feedback.json"
-TUNING = Path(__file__).parent / "results" / "feedback_tuning.json"
-TUNE_GRID = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
-TUNE_CAPS = (30, 100, 300, 1000, 3000, 10_000)
-"""Candidate caps tried; the largest exceeds the train split, so it is "no cap"."""
-TUNE_MIN_PRECISION = 0.95
-"""Margin over the 0.9 target: the tuned threshold must keep precision on another noise seed."""
-FINDINGS = ("cardiomegaly", "pleural_effusion", "atelectasis", "edema", "lung_opacity")
 ARMS = ("static", "named", "no_text", "full")
 log = logging.getLogger(__name__)
 
@@ -83,22 +74,6 @@ class FeedbackEvalResult(BaseModel):
     load_average: tuple[float, float, float]
 
 
-def _rules(arm: str, threshold: float, max_candidates: int) -> FeedbackRules:
-    # Every proposal that passes the arm's checks is applied (the clinician approves the queue), so arms differ only in the checks.
-    return FeedbackRules(propagate=arm in ("no_text", "full"), require_text_support=arm == "full", similarity_threshold=threshold, max_candidates=max_candidates, auto_apply_confidence=0.0,
-                         high_impact_findings=[], propagate_splits=["train"])
-
-
-def _copy(source: Settings, folder: Path, store: object) -> Settings:
-    close = getattr(store, "close", None)
-    if callable(close):
-        close()  # flush and hand back the shard before copying it (the next use reopens it)
-    keep = ("lakehouse", "qdrant")
-    for name in keep:
-        copy_tree(source.home / name, folder / name)  # keeps the shard's sparse files sparse
-    return Settings(home=folder, policy_pack=source.policy_pack)
-
-
 class _Arm:
     """One arm's corpus copy, counters and rows."""
 
@@ -109,7 +84,7 @@ class _Arm:
         self.name, self.settings, self.truth = name, settings, truth
         self.store = open_store(settings)
         self.audit = AuditLog(settings.home / "audit.jsonl")
-        self.rules = _rules(name, threshold, max_candidates)
+        self.rules = sim.arm_rules(name, threshold, max_candidates)
         self.applied = self.correct = self.prop_fixed = 0
         self.hood = self.hood_fixed = 0
         self.rows: list[CycleRow] = []
@@ -162,16 +137,16 @@ def evaluate_feedback(settings: Settings, *, cycles: int = 5, runs_per_cycle: in
     truth = sim.train_truth(source)
     tests = test_cases(settings, n_test)
     refs = [positives(c["impression"]) for c in tests]
-    flips = sim.noise_plan(truth, FINDINGS, noise, seed)
+    flips = sim.noise_plan(truth, sim.FINDINGS, noise, seed)
     noisy = {(c, f) for c, fs in flips.items() for f in fs}
-    pool = sim.query_pool(truth, FINDINGS, seed)
+    pool = sim.query_pool(truth, sim.FINDINGS, seed)
     planner = planner_from_store(source, None, SearchFilter(split="train")) if draft_mode == "rag" else None  # texts only: noise cannot reach it
     preds: dict[str, list[set[str]]] = {}
     result_arms: dict[str, list[CycleRow]] = {}
     work = Path(tempfile.mkdtemp(prefix="sage-feedback-eval-"))
     try:
         for name in arms:
-            arm = _Arm(name, _copy(settings, work / name, source), truth, threshold, max_candidates)
+            arm = _Arm(name, sim.copy_corpus(settings, work / name, source), truth, threshold, max_candidates)
             source = open_store(settings)
             import_labels(arm.settings, flips, Clinician(user="eval-noise", role="radiologist", purpose="quality"), f"evaluation noise {noise}", audit=arm.audit, store=arm.store)
             for cycle in range(cycles + 1):
@@ -182,7 +157,7 @@ def evaluate_feedback(settings: Settings, *, cycles: int = 5, runs_per_cycle: in
                         if not findings.strip():
                             continue
                         cited = [h.case_id for h in retrieve_batch(arm.store, embedder, [findings], k=k, exclude_ids=[[query]], base_filter=SearchFilter(split="train"))[0]]
-                        for case, wrong in sim.wrong_labels(arm.store, truth, FINDINGS, cited).items():
+                        for case, wrong in sim.wrong_labels(arm.store, truth, sim.FINDINGS, cited).items():
                             arm.submit(case, {f: w for f, w in wrong.items()}, noisy)
                             corrections += 1
                 if cycle and name == "static":  # nothing changes without feedback: the cycle-0 figures hold
@@ -196,98 +171,15 @@ def evaluate_feedback(settings: Settings, *, cycles: int = 5, runs_per_cycle: in
     finally:
         source.close()
         shutil.rmtree(work, ignore_errors=True)
-    return _finish(result_arms, preds, refs, dict(cycles=cycles, runs_per_cycle=runs_per_cycle, noise=noise, findings=list(FINDINGS), n_test=len(tests), k=k, threshold=threshold,
+    return _finish(result_arms, preds, refs, dict(cycles=cycles, runs_per_cycle=runs_per_cycle, noise=noise, findings=list(sim.FINDINGS), n_test=len(tests), k=k, threshold=threshold,
                    max_candidates=max_candidates, seed=seed, bootstrap_rounds=bootstrap_rounds, noisy_labels=len(noisy), train_cases=len(truth), draft_mode=draft_mode),
                    bootstrap_rounds, seed, started, os.getloadavg(), out_path)
 
 
-class ThresholdRow(BaseModel):
-    """Propagation at one (similarity threshold, candidate cap) on the tuning seed (train split only)."""
-
-    threshold: float
-    max_candidates: int
-    proposals: int
-    precision: float | None
-    recall: float | None = Field(description="Share of the train cases carrying each corrected finding's error (old label, true state = new) that got a right proposal.")
-
-
-def tune_threshold(settings: Settings, *, seed: int = 1, noise: float = 0.3, corrections: int = 150, grid: Sequence[float] = TUNE_GRID, caps: Sequence[int] = TUNE_CAPS,
-                   min_precision: float = TUNE_MIN_PRECISION, out_path: Path | None = TUNING) -> dict[str, Any]:
-    """Choose the propagation threshold and candidate cap on the train split.
-
-    A copy of the corpus gets the noise of ``seed`` (not the evaluation's), ``corrections`` noisy
-    train cases are "corrected" with their true labels, and the proposals the full rule (text
-    support on) would make are scored at each threshold of ``grid`` and cap of ``caps`` against
-    the truth: precision, and recall among *all* train cases that carry the same error as a
-    corrected finding (not only its nearest few). The threshold is the lowest one whose precision
-    is >= ``min_precision`` (without a cap); the cap is the smallest one of ``caps`` that drops no
-    proposal that threshold admits, so the threshold does the selecting and the cap only bounds
-    the work. Nothing is applied, and no test-split case is read.
-    """
-    import random
-
-    from lakehouse.feedback import Clinician, FindingChange, import_labels
-    from lakehouse.feedback.propagate import find_proposals
-    from lakehouse.semantic import open_store
-    from lakehouse.semantic.base import SearchFilter
-    from policies.audit import AuditLog
-
-    started = time.perf_counter()
-    source = open_store(settings)
-    truth = sim.train_truth(source)
-    flips = sim.noise_plan(truth, FINDINGS, noise, seed)
-    work = Path(tempfile.mkdtemp(prefix="sage-feedback-tune-"))
-    widest = max(max(caps), len(truth))
-    try:
-        copy = _copy(settings, work / "tune", source)  # closes the source store
-        store = open_store(copy)
-        import_labels(copy, flips, Clinician(user="eval-noise", role="radiologist", purpose="quality"), f"tuning noise {noise} seed {seed}", audit=AuditLog(work / "audit.jsonl"), store=store)
-        rules = _rules("full", min(grid), widest)
-        picked = random.Random(seed + 2).sample(sorted(flips), min(corrections, len(flips)))
-        scored: list[tuple[float, int, bool, tuple[str, str]]] = []  # (similarity, rank among the filtered candidates, right, (case, finding)) per proposal
-        same_error: set[tuple[str, str]] = set()
-        for point in store.retrieve(picked, with_vectors=True):
-            labels = dict(point.payload.get("labels") or {})
-            wrong = {f: (labels.get(f), truth[point.case_id][f]) for f in flips[point.case_id]}
-            rank: dict[tuple[str, str], int] = {}
-            for f, (old, new) in wrong.items():
-                flt = SearchFilter(findings={f: old} if old else {}, split="train", exclude_ids=[point.case_id])
-                for i, h in enumerate(store.search(point.vectors["text"], filter=flt, limit=widest)):  # the whole filtered pool, nearest first
-                    rank[(h.case_id, f)] = i
-                    if (h.payload.get("labels") or {}).get(f) == old and truth.get(h.case_id, {}).get(f) == new:
-                        same_error.add((h.case_id, f))
-            changes = [FindingChange(finding=f, old=old, new=new) for f, (old, new) in sorted(wrong.items())]
-            for p in find_proposals(store, point, labels, changes, rules, "tune"):
-                scored.append((p.similarity, rank[(p.case_id, p.finding)], truth.get(p.case_id, {}).get(p.finding) == p.new, (p.case_id, p.finding)))
-        store.close()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    rows = []
-    for t in grid:
-        for cap in caps:
-            kept = [s for s in scored if s[0] >= t and s[1] < cap]
-            right = sum(1 for s in kept if s[2])
-            fixed = {s[3] for s in kept if s[2]} & same_error
-            rows.append(ThresholdRow(threshold=t, max_candidates=cap, proposals=len(kept), precision=round(right / len(kept), 4) if kept else None,
-                                     recall=round(len(fixed) / len(same_error), 4) if same_error else None))
-    uncapped = [r for r in rows if r.max_candidates == max(caps)]
-    passing = [r for r in uncapped if r.precision is not None and r.precision >= min_precision]
-    chosen = min((r.threshold for r in passing), default=max(grid))
-    admitted = next(r.proposals for r in uncapped if r.threshold == chosen)
-    cap = min(r.max_candidates for r in rows if r.threshold == chosen and r.proposals == admitted)
-    result = {"seed": seed, "noise": noise, "corrections": len(picked), "same_error_cases": len(same_error), "min_precision": min_precision, "chosen_threshold": chosen,
-              "chosen_max_candidates": cap, "split": "train", "rows": [r.model_dump() for r in rows], "seconds": round(time.perf_counter() - started, 1),
-              "load_average": [round(x, 2) for x in __import__("os").getloadavg()]}
-    if out_path is not None:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(json.dumps(result, indent=2) + "\n")
-    return result
-
-
 def _row(arm: _Arm, cycle: int, corrections: int, noisy: set[tuple[str, str]], tests: list[dict[str, Any]], refs: list[set[str]], embedder: Any, rounds: int, seed: int,
          preds: dict[str, list[set[str]]], draft_mode: str, planner: Any) -> CycleRow:
-    accuracy, _ = sim.label_accuracy(arm.store, arm.truth, FINDINGS)
-    still = sum(1 for case, fs in sim.wrong_labels(arm.store, arm.truth, FINDINGS).items() for f in fs if (case, f) in noisy)
+    accuracy, _ = sim.label_accuracy(arm.store, arm.truth, sim.FINDINGS)
+    still = sum(1 for case, fs in sim.wrong_labels(arm.store, arm.truth, sim.FINDINGS).items() for f in fs if (case, f) in noisy)
     pred = sim.draft_positives(arm.store, embedder, tests, ABNORMAL, draft_mode, planner)
     preds[arm.name] = pred
     propagates = arm.rules.propagate
@@ -296,7 +188,7 @@ def _row(arm: _Arm, cycle: int, corrections: int, noisy: set[tuple[str, str]], t
         propagation_precision=round(arm.correct / arm.applied, 4) if arm.applied else None,
         propagation_recall=round(arm.prop_fixed / (arm.prop_fixed + still), 4) if propagates and arm.prop_fixed + still else None,
         neighbourhood_recall=round(arm.hood_fixed / arm.hood, 4) if propagates and arm.hood else None,
-        macro_f1=round(sim.macro_f1(pred, refs, FINDINGS), 4), macro_f1_ci=sim.bootstrap(pred, refs, FINDINGS, rounds, seed),
+        macro_f1=round(sim.macro_f1(pred, refs, sim.FINDINGS), 4), macro_f1_ci=sim.bootstrap(pred, refs, sim.FINDINGS, rounds, seed),
     )
 
 
@@ -305,7 +197,7 @@ def _finish(arms: dict[str, list[CycleRow]], preds: dict[str, list[set[str]]], r
     diff, ci = 0.0, (0.0, 0.0)
     if "full" in preds and "static" in preds:
         diff = round(arms["full"][-1].macro_f1 - arms["static"][-1].macro_f1, 4)
-        ci = sim.bootstrap(preds["full"], refs, FINDINGS, rounds, seed, base=preds["static"])
+        ci = sim.bootstrap(preds["full"], refs, sim.FINDINGS, rounds, seed, base=preds["static"])
     full = arms.get("full", [])
     targets = {
         "propagation_precision_ge_0.9": bool(full and (full[-1].propagation_precision or 0) >= 0.9),
@@ -385,20 +277,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     result = evaluate_feedback(Settings(), cycles=args.cycles, runs_per_cycle=args.runs, noise=args.noise, n_test=args.n_test, threshold=threshold, max_candidates=cap,
                                seed=args.seed, arms=arms, out_path=args.out, draft_mode=args.draft_mode)
     print(table(result))
-
-
-def tuned_threshold(default: float = 0.7) -> float:
-    """The threshold :func:`tune_threshold` chose (train split), or ``default`` when it has not run."""
-    if TUNING.is_file():
-        return float(json.loads(TUNING.read_text())["chosen_threshold"])
-    return default
-
-
-def tuned_max_candidates(default: int = 1000) -> int:
-    """The candidate cap :func:`tune_threshold` chose (train split), or ``default`` when it has not run (or ran before caps were tuned)."""
-    if TUNING.is_file():
-        return int(json.loads(TUNING.read_text()).get("chosen_max_candidates", default))
-    return default
 
 
 if __name__ == "__main__":

@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from core.files import copy_tree
+from core.settings import Settings
 from lakehouse.semantic.base import SearchFilter, SemanticStore
+from policies.feedback_rules import FeedbackRules
 
 Truth = dict[str, dict[str, str]]
+FINDINGS = ("cardiomegaly", "pleural_effusion", "atelectasis", "edema", "lung_opacity")
+"""The findings the noise flips and the metrics score."""
 
 
 def train_truth(store: SemanticStore) -> Truth:
@@ -121,3 +127,21 @@ def bootstrap(pred: Sequence[set[str]], ref: Sequence[set[str]], findings: Seque
         values.append(value)
     low, high = np.percentile(values, [2.5, 97.5])
     return round(float(low), 4), round(float(high), 4)
+
+
+def arm_rules(arm: str, threshold: float, max_candidates: int) -> FeedbackRules:
+    """The feedback rules of one arm (see :mod:`evals.feedback`)."""
+    # Every proposal that passes the arm's checks is applied (the clinician approves the queue), so arms differ only in the checks.
+    return FeedbackRules(propagate=arm in ("no_text", "full"), require_text_support=arm == "full", similarity_threshold=threshold, max_candidates=max_candidates, auto_apply_confidence=0.0,
+                         high_impact_findings=[], propagate_splits=["train"])
+
+
+def copy_corpus(source: Settings, folder: Path, store: object) -> Settings:
+    """A copy of the raw and semantic tiers of ``source`` in ``folder``, the source's store handed back first."""
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()  # flush and hand back the shard before copying it (the next use reopens it)
+    keep = ("lakehouse", "qdrant")
+    for name in keep:
+        copy_tree(source.home / name, folder / name)  # keeps the shard's sparse files sparse
+    return Settings(home=folder, policy_pack=source.policy_pack)

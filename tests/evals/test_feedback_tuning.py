@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.settings import Settings
-from evals.feedback import tune_threshold
+from evals.feedback_tuning import tune_threshold
 
 
 def test_tuning_picks_a_cap_that_cuts_nothing_the_threshold_admits(small_lakehouse: Settings) -> None:
