@@ -2,9 +2,10 @@
 
 Rollback is itself a new label version (kind ``rollback``), never a deletion: the history keeps
 the correction, its propagation and the undo. Per case and finding it restores the state from
-before the event, *unless* a later version (another correction, a later rollback) changed that
-finding again: the later change wins and is reported in ``kept_later``. Unrelated later
-corrections of the same case (other findings) are untouched by construction.
+before the event, *unless* something later changed that finding again: another correction, a
+later rollback, or a re-ingest that read it afresh from an amended report. The later change wins
+and is reported in ``kept_later``. Unrelated later corrections of the same case (other findings)
+are untouched by construction.
 """
 
 from __future__ import annotations
@@ -50,6 +51,23 @@ def _restore_targets(versions: list[dict[str, Any]], event_id: str) -> tuple[dic
             else:
                 restore.setdefault(case, {})[finding] = before
     return restore, kept
+
+
+def _still_from(targets: dict[str, str | None], events: object, event_id: str, kept: list[str]) -> dict[str, str | None]:
+    """The findings of ``targets`` whose current state still comes from ``event_id``; the others go to ``kept``.
+
+    Label versions record feedback only. A re-ingest that read a finding afresh from an amended
+    report (``merge_labels``) writes no label version, but it drops the finding's source from the
+    payload's ``label_events``: restoring the state from before the event would then overwrite
+    the newer reading with an older one. Payloads written before ``label_events`` existed carry
+    none; the versions alone decide there. ``no_finding`` is derived from the others, and is
+    recomputed once any finding is kept.
+    """
+    if not isinstance(events, dict):
+        return targets
+    later = sorted(f for f in targets if f != "no_finding" and events.get(f) != event_id)
+    kept.extend(f for f in later if f not in kept)
+    return {f: s for f, s in targets.items() if f not in later}
 
 
 def sources_before(case_versions: list[dict[str, Any]], event_id: str) -> dict[str, str | None]:
@@ -100,9 +118,12 @@ def rollback(settings: Settings, event_id: str, caller: Clinician, *, audit: Aud
                                            role=caller.role, reviewer=None, run_id=None, created_at=plan["created_at"])})
         plan["events"] += [business_row(r, status="rolled_back") for r in rows if r["status"] in ("applied", "queued")]
         for point in active.retrieve(sorted(restore)):
+            targets = _still_from(restore[point.case_id], point.payload.get("label_events"), event_id, kept.setdefault(point.case_id, []))
+            if not kept[point.case_id]:
+                del kept[point.case_id]
             current = dict(point.payload.get("labels") or {})
             labels = dict(current)
-            for finding, state in restore[point.case_id].items():
+            for finding, state in targets.items():
                 if state is None:
                     labels.pop(finding, None)
                 else:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from core.settings import Settings
-from lakehouse.feedback import FeedbackEvent, FindingChange, label_history, record_feedback
+from lakehouse.feedback import FeedbackEvent, FindingChange, label_history, record_feedback, rollback
 from lakehouse.ingest.pipeline import ingest_fhir_folder
 from lakehouse.labeler import label_report
 from lakehouse.raw.store import RawStore
@@ -83,11 +83,13 @@ def test_reingest_keeps_corrections_and_an_amended_report_reopens_only_what_it_c
     assert payload["label_events"] == corrected[0]["label_events"] and corrected[0]["label_events"]["cardiomegaly"] == event.event_id  # the trace link survives
 
     # 3. An amended report that now says the heart is normal: cardiomegaly is read afresh, the edema correction stays.
+    amended = f"{payload['impression']} Heart size is normal."
+
     def amend(report: dict[str, Any]) -> None:
-        report["conclusion"] = f"{payload['impression']} Heart size is normal."
+        report["conclusion"] = amended
 
     findings = payload["findings"]
-    assert label_report(findings, f"{payload['impression']} Heart size is normal.").get("cardiomegaly") == "absent"
+    assert label_report(findings, amended).get("cardiomegaly") == "absent"
     _reingest(home, _bundle(small_lakehouse, case, tmp_path / "amended", amend))
     payload, raw, history = _state(home, case)
     assert payload["labels"]["cardiomegaly"] == raw["cardiomegaly"] == "absent"
@@ -95,3 +97,13 @@ def test_reingest_keeps_corrections_and_an_amended_report_reopens_only_what_it_c
     assert payload["label_version"] == corrected[0]["label_version"] + 1
     assert payload["label_events"].get("edema") == event.event_id and "cardiomegaly" not in payload["label_events"]  # read afresh: no correction behind it
     assert history[: len(corrected[2])] == corrected[2] and history[-1] == (payload["label_version"], "ingest")
+
+    # 4. Rolling the correction back undoes the edema it still stands behind, and leaves the
+    #    amended report's fresh reading of the heart alone (it is newer than the correction).
+    undone = rollback(home, event.event_id, DR_A, audit=audit, release_store=True)
+    assert undone.kept_later == {case: ["cardiomegaly"]} and set(undone.restored[case]) >= {"edema"}
+    payload, raw, history = _state(home, case)
+    assert payload["labels"]["cardiomegaly"] == raw["cardiomegaly"] == "absent"
+    assert "edema" not in payload["labels"] and "edema" not in raw and event.event_id not in payload["label_events"].values()
+    assert payload["labels"] == label_report(findings, amended), "no feedback stands: the labeler's reading of the amended report"
+    assert history[-1] == (payload["label_version"], "rollback")
