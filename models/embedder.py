@@ -106,6 +106,9 @@ class TextEmbedder:
             says which one runs.
         onnx_dir: Cache folder for the exported graph; required by the onnx engine (the model
             folder may sit read-only in site-packages).
+        prune_exports: After a new export, delete the other exports in ``onnx_dir`` (a changed
+            model or torch makes a new one, ~90 MB each). Only for a folder this home owns: a
+            shared ``SAGE_ONNX_CACHE`` may hold other homes' models.
 
     Raises:
         EmbedderLoadError: the model folder is missing or unreadable.
@@ -114,7 +117,8 @@ class TextEmbedder:
 
     name = "all-MiniLM-L6-v2"
 
-    def __init__(self, folder: Path | None = None, device: str = "cpu", batch_size: int | None = None, engine: str = "torch", onnx_dir: Path | None = None) -> None:
+    def __init__(self, folder: Path | None = None, device: str = "cpu", batch_size: int | None = None, engine: str = "torch", onnx_dir: Path | None = None,
+                 prune_exports: bool = False) -> None:
         self.folder = Path(folder) if folder is not None else default_embedder_folder()
         if not (self.folder / "config.json").is_file():
             raise EmbedderLoadError(
@@ -129,6 +133,7 @@ class TextEmbedder:
         self._tokenize_lock = threading.Lock()
         self._tokenizer, self.dim = self._load_tokenizer()
         self._model: Any = None
+        self._prune_exports = prune_exports
         self._session: onnxruntime.InferenceSession | None = self._open_onnx(Path(onnx_dir)) if onnx_dir is not None and wanted == "onnx" else None
         self.engine = "onnx" if self._session is not None else "torch"
         if self.engine == "torch" and self._model is None:
@@ -156,7 +161,7 @@ class TextEmbedder:
         if "embed" not in spec.roles:
             raise EmbedderLoadError(f"model {spec.name!r} is not an embedder (roles: {', '.join(spec.roles)})", hint="set SAGE_EMBED_MODEL to a zoo model with role 'embed'")
         folder = Path(spec.location).expanduser() if spec.backend == "transformers" else default_embedder_folder()
-        return cls(folder, device=resolve_device(settings.device), engine=settings.embed_engine, onnx_dir=settings.onnx_dir)
+        return cls(folder, device=resolve_device(settings.device), engine=settings.embed_engine, onnx_dir=settings.onnx_dir, prune_exports=settings.onnx_cache is None)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts; returns float32 ``(len(texts), dim)`` unit vectors in input order. Thread-safe."""
@@ -262,6 +267,8 @@ class TextEmbedder:
             log.warning("%s; embedding with torch instead", exc)
             return None
         self._model = None
+        if self._prune_exports:
+            onnx_export.prune_others(path)
         return session
 
 

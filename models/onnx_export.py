@@ -104,6 +104,18 @@ def cached_model_path(cache_dir: Path, folder: Path) -> Path:
     return cache_dir / f"embedder-{fingerprint(folder)[:24]}.onnx"
 
 
+def prune_others(keep: Path) -> list[Path]:
+    """Delete the exports beside ``keep`` (stale: made for another model or torch); returns what went."""
+    gone = []
+    for other in sorted(keep.parent.glob("embedder-*.onnx")):
+        if other != keep:
+            other.unlink(missing_ok=True)
+            gone.append(other)
+    if gone:
+        log.info("removed %d stale embedder export(s) from %s", len(gone), keep.parent)
+    return gone
+
+
 def open_session(model: Path | bytes) -> ort.InferenceSession:
     """An ORT CPU session with one intra-op and one inter-op thread.
 

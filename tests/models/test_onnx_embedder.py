@@ -80,9 +80,11 @@ def test_a_second_construction_reuses_the_export_without_torch_weights(onnx_embe
 def test_a_corrupt_cached_file_is_exported_again(onnx_embedder: TextEmbedder, onnx_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     good = exported_file(onnx_dir)
     (tmp_path / good.name).write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    with caplog.at_level(logging.WARNING, logger="models.onnx_export"):
-        emb = TextEmbedder(engine="onnx", onnx_dir=tmp_path)
+    (tmp_path / "embedder-0123456789abcdef01234567.onnx").write_bytes(b"an export for another torch")
+    with caplog.at_level(logging.INFO, logger="models.onnx_export"):
+        emb = TextEmbedder(engine="onnx", onnx_dir=tmp_path, prune_exports=True)
     assert emb.engine == "onnx" and "does not load" in caplog.text
+    assert "removed 1 stale embedder export" in caplog.text  # the home's own folder keeps only the export in use
     assert exported_file(tmp_path).stat().st_size > good.stat().st_size // 2  # replaced by a whole export
     np.testing.assert_allclose(emb.embed(REPORT_TEXTS), onnx_embedder.embed(REPORT_TEXTS), atol=1e-5)
 
