@@ -11,14 +11,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from core.settings import Settings
 from core.telemetry import configure_tracing
+from tests.homes import copy_home
 
 sys.path.insert(0, str(Path(__file__).parent))  # graph_probe: also run as a script by the crash test
-from graph_probe import writable_home  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def graph_home(small_lakehouse: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return writable_home(small_lakehouse, tmp_path_factory.mktemp("graph") / "home")
+    return copy_home(small_lakehouse.home, tmp_path_factory.mktemp("graph") / "home")
 
 
 @pytest.fixture(scope="module")

@@ -6,20 +6,13 @@ It is a real TaskSpec: its steps call real tools through the governed context.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from agents.tasks.base import REGISTRY, TaskSpec, register_task
-from tests.homes import copy_home
 
 PROBE = "probe_report"
-
-
-def writable_home(small: Any, target: Path) -> Path:
-    """Copy the session lakehouse (runs write checkpoints, traces, audit entries)."""
-    return copy_home(small.home, target)
 
 
 class ProbeInput(BaseModel):

@@ -11,12 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
-from graph_probe import caller, writable_home
+from graph_probe import caller
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from core.settings import Settings
 from graphs.clinical import build_graph
 from services.runs import resume
+from tests.homes import copy_home
 from tools.resources import Resources
 
 PROBE_SCRIPT = Path(__file__).with_name("graph_probe.py")
@@ -31,7 +32,7 @@ def _next_nodes(settings: Settings, thread: str) -> tuple[str, ...]:
 
 @pytest.mark.slow
 def test_killed_run_resumes_from_checkpoint(small_lakehouse: Settings, tmp_path: Path, probe: str) -> None:
-    settings = Settings(home=writable_home(small_lakehouse, tmp_path / "home"), checkpointer="sqlite")
+    settings = Settings(home=copy_home(small_lakehouse.home, tmp_path / "home"), checkpointer="sqlite")
     thread = "thread-crash"
     env = {**os.environ, "SAGE_TEST_SLEEP_NODE": "model:120", "PYTHONPATH": os.pathsep.join([str(PROBE_SCRIPT.parent), str(PROBE_SCRIPT.parents[2])])}
     proc = subprocess.Popen([sys.executable, str(PROBE_SCRIPT), str(settings.home), thread], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
