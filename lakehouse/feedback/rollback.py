@@ -53,8 +53,8 @@ def _restore_targets(versions: list[dict[str, Any]], event_id: str) -> tuple[dic
     return restore, kept
 
 
-def _still_from(targets: dict[str, str | None], events: object, event_id: str, kept: list[str]) -> dict[str, str | None]:
-    """The findings of ``targets`` whose current state still comes from ``event_id``; the others go to ``kept``.
+def _still_from(targets: dict[str, str | None], events: object, event_id: str) -> tuple[dict[str, str | None], list[str]]:
+    """The findings of ``targets`` whose current state still comes from ``event_id``, and the others (kept as they are).
 
     Label versions record feedback only. A re-ingest that read a finding afresh from an amended
     report (``merge_labels``) writes no label version, but it drops the finding's source from the
@@ -64,10 +64,9 @@ def _still_from(targets: dict[str, str | None], events: object, event_id: str, k
     recomputed once any finding is kept.
     """
     if not isinstance(events, dict):
-        return targets
+        return targets, []
     later = sorted(f for f in targets if f != "no_finding" and events.get(f) != event_id)
-    kept.extend(f for f in later if f not in kept)
-    return {f: s for f, s in targets.items() if f not in later}
+    return {f: s for f, s in targets.items() if f not in later}, later
 
 
 def sources_before(case_versions: list[dict[str, Any]], event_id: str) -> dict[str, str | None]:
@@ -118,9 +117,9 @@ def rollback(settings: Settings, event_id: str, caller: Clinician, *, audit: Aud
                                            role=caller.role, reviewer=None, run_id=None, created_at=plan["created_at"])})
         plan["events"] += [business_row(r, status="rolled_back") for r in rows if r["status"] in ("applied", "queued")]
         for point in active.retrieve(sorted(restore)):
-            targets = _still_from(restore[point.case_id], point.payload.get("label_events"), event_id, kept.setdefault(point.case_id, []))
-            if not kept[point.case_id]:
-                del kept[point.case_id]
+            targets, later = _still_from(restore[point.case_id], point.payload.get("label_events"), event_id)
+            if later:  # disjoint from what the versions kept: those findings are not in ``restore``
+                kept.setdefault(point.case_id, []).extend(later)
             current = dict(point.payload.get("labels") or {})
             labels = dict(current)
             for finding, state in targets.items():
