@@ -2,8 +2,9 @@
 
 Why not let the 135M model write: on the Indiana reports it copies abnormal findings from the
 retrieved examples that the query does not have, and takes seconds per report on 2 cores. An
-impression is mostly (a) which findings the radiologist chose to state and (b) the house
-phrasing. The first is learned, the second is read off label-matched prior cases:
+impression is mostly (a) which findings the radiologist chose to state and (b) how they are
+worded. The first is learned; the wording comes from the patient's own findings text where it
+can, and from label-matched prior cases where it cannot:
 
 1. the impression planner (:mod:`agents.tasks.report_plan`) decides which findings the
    impression states: those of the findings text that radiologists restate, plus those they
@@ -13,10 +14,14 @@ phrasing. The first is learned, the second is read off label-matched prior cases
 3. :func:`edit_impression` picks the candidate whose impression states exactly the target
    findings and is most like the others (a minimum-Bayes-risk choice among the candidates whose
    findings read most like the query's, by TF-IDF cosine, so the phrasing is the house style of
-   reports written in the same template), then repairs it: sentences naming a finding outside
-   the target are removed, and a short house-style statement is added for each target finding
-   it does not state. The result is labelled again, so the draft never names a finding the
-   plan does not hold.
+   reports written in the same template). A normal query gets that impression as it is. An
+   abnormal one gets its own findings sentences that state the target findings, shorn of filler
+   ("There is a ... is seen"), a short house-style statement for each target finding they do not
+   state, and the chosen impression's closing negative sentence ("No acute disease."), if it has
+   one. Another patient's finding sentences are never copied: they carried that patient's sides,
+   sizes and history (editor v2 edited them; v3 measured better on the development subset and is
+   faithful by construction). The result is labelled again, so the draft never names a finding
+   the plan does not hold.
 
 The planner is fitted on the train split; the constants here were set on a development subset
 of the train split (ids = 1 mod 5, held out from retrieval and from the planner's training),
@@ -34,7 +39,7 @@ from agents.tasks.report_plan import ImpressionPlanner, Plan, abnormal_positives
 from lakehouse.findings import FINDING_KEYS
 from lakehouse.retrieval import CaseEvidence
 
-EDITOR_VERSION = "retrieve-edit-v2"
+EDITOR_VERSION = "retrieve-edit-v3"
 NORMAL_IMPRESSION = "No acute cardiopulmonary abnormality."
 CANDIDATES = 60  # label-matched prior cases retrieved per query (the pool the editor picks from)
 MBR_TOP = 5  # lexically closest candidates among which the consensus impression is chosen
@@ -57,6 +62,11 @@ HOUSE_PHRASES: dict[str, str] = {
 _WORD = re.compile(r"[a-z0-9]+")
 # Where a finding is: a kept sentence may name only places the query's findings name.
 _PLACE = re.compile(r"\b(right|left|bilateral|bibasilar|upper|middle|lower|lingula|lingular|apical|apex|retrocardiac|perihilar)\b")
+# Filler a radiologist drops when a findings sentence becomes an impression ("There is a small effusion." -> "Small effusion.").
+_LEAD = re.compile(r"^(?:there (?:is|are|has been|have been)|again (?:noted|seen) (?:is|are)|redemonstrat(?:ed|ion of)|(?:is|are) (?:again )?(?:seen|noted))"
+                   r"\s+(?:an?\s+|the\s+)?", re.IGNORECASE)
+_TAIL = re.compile(r"\s+(?:is|are) (?:again )?(?:seen|noted|present|identified|demonstrated)(?=[.,;]|$)", re.IGNORECASE)
+_NEGATION = re.compile(r"\b(no|without|negative|otherwise)\b", re.IGNORECASE)
 
 
 class Candidate(BaseModel):
@@ -76,9 +86,10 @@ class EditedImpression(BaseModel):
     inferred: list[str] = Field(default_factory=list, description="Target findings the findings text does not state (stated hedged).")
     left_out: list[str] = Field(default_factory=list, description="Findings of the findings text the impression leaves out.")
     probabilities: dict[str, float] = Field(default_factory=dict, description="The planner's probability per finding it weighed.")
-    base_case_id: str | None = Field(None, description="Prior case whose impression was edited.")
-    removed: list[str] = Field(default_factory=list, description="Sentences removed: a finding outside the target, a side or lobe the query does not name, "
-                                                                  "or a certainty the query does not have.")
+    base_case_id: str | None = Field(None, description="Prior case whose impression gave the house phrasing (all of it for a normal query, its closing otherwise).")
+    restated: list[str] = Field(default_factory=list, description="The query's own findings sentences the impression restates.")
+    removed: list[str] = Field(default_factory=list, description="Sentences of the base impression not used: its finding sentences (another patient's), "
+                                                                  "and any closing naming a side or lobe the query does not.")
     added: list[str] = Field(default_factory=list, description="House-style statements added for target findings.")
     version: str = EDITOR_VERSION
 
@@ -127,9 +138,7 @@ def _consensus(query_findings: str, pool: Sequence[Candidate], planner: Impressi
 
 
 def edit_impression(query_findings: str, plan: Plan, candidates: Sequence[Candidate], planner: ImpressionPlanner) -> EditedImpression:
-    """Draft the impression stating exactly ``plan.target`` from the label-matched ``candidates`` (module docstring)."""
-    from lakehouse.labeler import label_text, split_sentences
-
+    """Draft the impression stating exactly ``plan.target``: the consensus candidate's for a normal query, else the query's own words (module docstring)."""
     target = plan.target
     why = EditedImpression(impression="", target=sorted(target) or ["no_finding"], inferred=sorted(plan.inferred), left_out=sorted(plan.left_out),
                            probabilities=plan.probabilities)
@@ -137,26 +146,67 @@ def edit_impression(query_findings: str, plan: Plan, candidates: Sequence[Candid
     stated = {c.case_id: abnormal_positives(c.impression) for c in usable}
     exact = [c for c in usable if stated[c.case_id] == target]
     pool = exact or [c for c in usable if stated[c.case_id] <= target] or usable
-    if not pool:
-        text = " ".join(_statement(f, plan) for f in FINDING_KEYS if f in target) or NORMAL_IMPRESSION
-        return why.model_copy(update={"impression": text, "added": [text]})
-    base = _consensus(query_findings, pool, planner)
+    base = _consensus(query_findings, pool, planner) if pool else None
+    if not target and base is not None and not stated[base.case_id]:
+        return why.model_copy(update={"impression": base.impression.strip(), "base_case_id": base.case_id})
+    own = restated_sentences(query_findings, plan)
+    have = abnormal_positives(" ".join(own))
+    added = [_statement(f, plan) for f in FINDING_KEYS if f in target - have and f in HOUSE_PHRASES]
+    closing, removed = _closing(base, query_findings) if base is not None else ([], [])
+    text = " ".join(own + added + closing).strip()
+    if abnormal_positives(text) != target:  # read together, the sentences say something else: state the plan plainly
+        own, added = [], [_statement(f, plan) for f in FINDING_KEYS if f in target and f in HOUSE_PHRASES]
+        text = " ".join(added).strip()
+    return why.model_copy(update={"impression": text or NORMAL_IMPRESSION, "base_case_id": base.case_id if base else None,
+                                  "restated": own, "removed": removed, "added": added or ([] if text else [NORMAL_IMPRESSION])})
+
+
+def restated_sentences(query_findings: str, plan: Plan) -> list[str]:
+    """The query's findings sentences that state target findings and nothing else, shorn of filler.
+
+    A sentence is skipped when it states a finding outside the target, or states as certain a
+    finding the plan holds only as possible or inferred (that one gets the hedged house phrase).
+    """
+    from lakehouse.labeler.rules import find_mentions
+
+    sentences, mentions = find_mentions(query_findings)
+    hedge = plan.uncertain | plan.inferred
+    chosen: list[str] = []
+    for index in sorted({m.sentence for m in mentions if m.finding in plan.target and m.state != "absent"}):
+        sentence = sentences[index].strip()
+        states = _stated(sentence)
+        if set(states) <= plan.target and not any(states[f] == "present" for f in hedge & set(states)):
+            chosen.append(_shorn(sentence, states))
+    return chosen
+
+
+def _stated(sentence: str) -> dict[str, str]:
+    from lakehouse.labeler import label_text
+
+    return {f: v for f, v in label_text(sentence).items() if v in ("present", "uncertain") and f != "no_finding"}
+
+
+def _shorn(sentence: str, states: Mapping[str, str]) -> str:
+    """``sentence`` without its leading and trailing filler, if the labeler still reads it the same."""
+    trimmed = _TAIL.sub("", _LEAD.sub("", sentence))
+    trimmed = trimmed[:1].upper() + trimmed[1:]
+    return trimmed if trimmed and _stated(trimmed) == dict(states) else sentence
+
+
+def _closing(base: Candidate, query_findings: str) -> tuple[list[str], list[str]]:
+    """The base impression's first negative sentence that states no finding ("No acute disease."), and the sentences left out.
+
+    It keeps the reader's house closing; one naming a side or lobe the query's findings do not is left out too.
+    """
+    from lakehouse.labeler import split_sentences
+
     places = set(_PLACE.findall(query_findings.lower()))
-    kept: list[str] = []
+    closing: list[str] = []
     removed: list[str] = []
     for sentence in split_sentences(base.impression):
-        states = {f: v for f, v in label_text(sentence).items() if v in ("present", "uncertain") and f != "no_finding"}
-        # Another patient's side or lobe is never copied, nor a certainty the query's text does not
-        # have: such a sentence gives way to the (hedged) house phrase.
-        foreign = bool(states) and bool(set(_PLACE.findall(sentence.lower())) - places)
-        surer = any(states[f] == "present" for f in plan.uncertain & set(states))
-        (kept if set(states) <= target - plan.inferred and not foreign and not surer else removed).append(sentence)
-    if not removed and stated[base.case_id] == target:
-        return why.model_copy(update={"impression": base.impression.strip(), "base_case_id": base.case_id})
-    have = abnormal_positives(" ".join(kept))
-    added = [_statement(f, plan) for f in FINDING_KEYS if f in target - have and f in HOUSE_PHRASES]
-    text = " ".join(added + kept).strip() or NORMAL_IMPRESSION
-    return why.model_copy(update={"impression": text, "base_case_id": base.case_id, "removed": removed, "added": added})
+        fits = not closing and not _stated(sentence) and bool(_NEGATION.search(sentence)) and set(_PLACE.findall(sentence.lower())) <= places
+        (closing if fits else removed).append(sentence)
+    return closing, removed
 
 
 def _statement(finding: str, plan: Plan) -> str:

@@ -39,6 +39,6 @@ def test_demo_json_carries_the_plan_and_the_citations(cli: typer.Typer) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     output, evidence = data["result"]["output"], data["result"]["evidence"]
-    assert output["mode"] == "rag" and output["model"] == "retrieve-edit-v2" and output["citations"]
+    assert output["mode"] == "rag" and output["model"] == "retrieve-edit-v3" and output["citations"]
     assert data["case_id"] not in [c["case_id"] for c in output["citations"]]  # never its own evidence
     assert set(evidence["edit"]["target"]) and evidence["edit"]["base_case_id"] == output["citations"][0]["case_id"]

@@ -18,19 +18,25 @@ def planner() -> ImpressionPlanner:
     return fit_planner(corpus)
 
 
-def test_exact_label_match_is_used_unchanged(planner: ImpressionPlanner) -> None:
+def test_an_abnormal_query_restates_its_own_sentences_with_the_house_closing(planner: ImpressionPlanner) -> None:
     cands = [
         Candidate(case_id="A", findings="Heart size normal. Lungs clear.", impression="No acute disease."),
-        Candidate(case_id="B", findings="The heart is enlarged. Small right pleural effusion.", impression="Cardiomegaly with small right pleural effusion."),
+        Candidate(case_id="B", findings="The heart is enlarged. Small left pleural effusion.", impression="Cardiomegaly with small left pleural effusion. No acute disease."),
     ]
     out = edit_impression(FINDINGS, Plan(target={"cardiomegaly", "pleural_effusion"}), cands, planner)
-    assert out.base_case_id == "B" and out.impression == "Cardiomegaly with small right pleural effusion." and not out.added
+    # The label-matched prior case gives only its closing; its finding sentence (the other side) is never copied.
+    assert out.base_case_id == "B" and out.removed == ["Cardiomegaly with small left pleural effusion."] and not out.added
+    assert out.restated == ["The heart is enlarged.", "Small right pleural effusion."]
+    assert out.impression == "The heart is enlarged. Small right pleural effusion. No acute disease."
 
 
-def test_repair_removes_foreign_findings_and_adds_missing_ones(planner: ImpressionPlanner) -> None:
+def test_filler_is_shorn_and_a_finding_no_clean_sentence_states_gets_the_house_phrase(planner: ImpressionPlanner) -> None:
     cands = [Candidate(case_id="C", findings="Heart enlarged.", impression="Cardiomegaly. Left lower lobe atelectasis.")]
-    out = edit_impression(FINDINGS, Plan(target={"cardiomegaly", "pleural_effusion"}), cands, planner)
-    assert out.removed == ["Left lower lobe atelectasis."] and out.added == ["Small pleural effusion."]
+    findings = "There is a small right pleural effusion. Heart enlarged with basilar opacity."
+    out = edit_impression(findings, Plan(target={"cardiomegaly", "pleural_effusion"}), cands, planner)
+    # The second sentence also states an opacity the plan leaves out, so cardiomegaly gets the house phrase.
+    assert out.restated == ["Small right pleural effusion."] and out.added == ["Cardiomegaly."]
+    assert out.removed == ["Cardiomegaly.", "Left lower lobe atelectasis."]
     assert abnormal_positives(out.impression) == {"cardiomegaly", "pleural_effusion"}
 
 
@@ -39,7 +45,7 @@ def test_inferred_findings_are_stated_hedged_not_copied(planner: ImpressionPlann
     cands = [Candidate(case_id="D", findings="Right basilar opacity.", impression="Right lower lobe pneumonia.")]
     plan = Plan(target={"lung_opacity", "pneumonia"}, inferred={"pneumonia"})
     out = edit_impression("Patchy basilar airspace opacity.", plan, cands, planner)
-    assert "Right lower lobe pneumonia." in out.removed and "Possible pneumonia." in out.added
+    assert out.impression == "Patchy basilar airspace opacity. Possible pneumonia." and out.removed == ["Right lower lobe pneumonia."]
     assert out.inferred == ["pneumonia"] and abnormal_positives(out.impression) == {"lung_opacity", "pneumonia"}
 
 
@@ -59,12 +65,12 @@ def test_every_phrase_states_exactly_its_finding() -> None:
         assert label_text(hedged(finding))[finding] == "uncertain", hedged(finding)
 
 
-def test_another_patients_side_is_not_copied(planner: ImpressionPlanner) -> None:
-    cands = [Candidate(case_id="E", findings="Left basilar opacity.", impression="Left lower lobe atelectasis. No acute disease.")]
+def test_a_closing_naming_another_side_is_not_copied(planner: ImpressionPlanner) -> None:
+    cands = [Candidate(case_id="E", findings="Left basilar opacity.", impression="Left lower lobe atelectasis. No left pleural effusion.")]
     out = edit_impression("Right upper lobe atelectasis.", Plan(target={"atelectasis"}), cands, planner)
-    assert out.removed == ["Left lower lobe atelectasis."] and out.impression == "Atelectasis. No acute disease."
+    assert out.impression == "Right upper lobe atelectasis." and out.removed == ["Left lower lobe atelectasis.", "No left pleural effusion."]
     same_side = edit_impression("Left basilar atelectasis, lower lobe.", Plan(target={"atelectasis"}), cands, planner)
-    assert same_side.impression == "Left lower lobe atelectasis. No acute disease." and not same_side.removed
+    assert same_side.impression == "Left basilar atelectasis, lower lobe. No left pleural effusion."
 
 
 def test_a_possible_finding_is_not_made_certain(planner: ImpressionPlanner) -> None:
@@ -72,6 +78,7 @@ def test_a_possible_finding_is_not_made_certain(planner: ImpressionPlanner) -> N
     plan = planner.plan(findings)
     assert plan.target == {"pleural_effusion", "cardiomegaly"} and plan.uncertain == {"pleural_effusion"}
     cands = [Candidate(case_id="F", findings="Left effusion. Large heart.", impression="Cardiomegaly. Left pleural effusion.")]
-    out = edit_impression(findings, plan, cands, planner)
-    assert out.removed == ["Left pleural effusion."] and out.added == ["Possible small pleural effusion."]
-    assert out.impression == "Possible small pleural effusion. Cardiomegaly."
+    assert edit_impression(findings, plan, cands, planner).impression == "Possible small left pleural effusion. Heart enlarged."
+    # Where the plan holds a finding as possible but the sentence states it as certain, the hedged house phrase replaces it.
+    stated = edit_impression("Left pleural effusion.", Plan(target={"pleural_effusion"}, uncertain={"pleural_effusion"}), cands, planner)
+    assert stated.impression == "Possible small pleural effusion." and not stated.restated

@@ -49,7 +49,7 @@ def test_rag_edits_a_label_matched_case_without_the_model(direct, small_lakehous
     assert candidates and candidates[0]["required_findings"].get("cardiomegaly") == "present"
     # The draft states exactly the findings the editor targeted, and cardiomegaly is always stated.
     assert abnormal_positives(draft.impression) == set(evidence["edit"]["target"]) - {"no_finding"}
-    assert "cardiomegaly" in evidence["edit"]["target"] and draft.model == "retrieve-edit-v2"
+    assert "cardiomegaly" in evidence["edit"]["target"] and draft.model == "retrieve-edit-v3"
     assert not any("names findings" in r for r in draft.review_reasons)
 
 
