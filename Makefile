@@ -74,7 +74,7 @@ test-all: $(STAMP) chromium $(SERVER_OVERLAY)/.installed
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy core lakehouse models policies tools agents graphs services app
+	$(BIN)/mypy core lakehouse models policies tools agents graphs services app evals
 
 # Each script prints its numbers and writes benchmarks/results/*.json (see docs/results.md).
 benchmarks: $(STAMP)

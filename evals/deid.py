@@ -120,7 +120,9 @@ def presidio_system() -> Callable[[list[str]], list[Spans]]:
             # The spans the anonymizer replaces ("keep" leaves offsets in original coordinates).
             from presidio_anonymizer.entities import OperatorConfig
 
-            items = anonymizer.anonymize(text, results, operators={"DEFAULT": OperatorConfig("keep")}).items if results else []
+            # presidio-analyzer and presidio-anonymizer each declare their own (same-shaped) RecognizerResult class.
+            keep = {"DEFAULT": OperatorConfig("keep")}
+            items = anonymizer.anonymize(text, results, operators=keep).items if results else []  # type: ignore[arg-type]
             out.append([(i.start, i.end) for i in items])
         return out
 

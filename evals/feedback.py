@@ -40,6 +40,7 @@ from core.settings import Settings
 from evals import feedback_sim as sim
 from evals.feedback_tuning import tune_threshold, tuned_max_candidates, tuned_threshold
 from evals.report_quality import ABNORMAL, positives, test_cases
+from lakehouse.findings import FindingState
 
 RESULTS = Path(__file__).parent / "results" / "feedback.json"
 ARMS = ("static", "named", "no_text", "full")
@@ -89,7 +90,7 @@ class _Arm:
         self.hood = self.hood_fixed = 0
         self.rows: list[CycleRow] = []
 
-    def submit(self, case: str, wrong: dict[str, tuple[str | None, str]], noisy: set[tuple[str, str]]) -> None:
+    def submit(self, case: str, wrong: dict[str, tuple[FindingState | None, FindingState]], noisy: set[tuple[str, str]]) -> None:
         from lakehouse.feedback import Clinician, FeedbackEvent, FindingChange, record_feedback
 
         point = self.store.retrieve([case], with_vectors=True)[0]
@@ -108,7 +109,7 @@ class _Arm:
             self.hood_fixed += good and (p.case_id, p.finding) in same_error
         self.hood += len(same_error)
 
-    def _same_error(self, point: Any, wrong: dict[str, tuple[str | None, str]]) -> set[tuple[str, str]]:
+    def _same_error(self, point: Any, wrong: dict[str, tuple[FindingState | None, FindingState]]) -> set[tuple[str, str]]:
         from lakehouse.semantic.base import SearchFilter
 
         out = set()

@@ -19,10 +19,11 @@ import numpy as np
 
 from core.files import copy_tree
 from core.settings import Settings
+from lakehouse.findings import FindingState
 from lakehouse.semantic.base import SearchFilter, SemanticStore
 from policies.feedback_rules import FeedbackRules
 
-Truth = dict[str, dict[str, str]]
+Truth = dict[str, dict[str, FindingState]]
 FINDINGS = ("cardiomegaly", "pleural_effusion", "atelectasis", "edema", "lung_opacity")
 """The findings the noise flips and the metrics score."""
 
@@ -32,10 +33,10 @@ def train_truth(store: SemanticStore) -> Truth:
     return {p.case_id: dict(p.payload.get("labels") or {}) for p in store.scroll(SearchFilter(split="train"), limit=1_000_000)}
 
 
-def noise_plan(truth: Truth, findings: Sequence[str], fraction: float, seed: int) -> dict[str, dict[str, str]]:
+def noise_plan(truth: Truth, findings: Sequence[str], fraction: float, seed: int) -> dict[str, dict[str, FindingState | None]]:
     """Case -> finding -> flipped state: ``fraction`` of each finding's present labels, and as many absent ones."""
     rng = random.Random(seed)
-    flips: dict[str, dict[str, str]] = {}
+    flips: dict[str, dict[str, FindingState | None]] = {}
     for finding in findings:
         present = sorted(c for c, labels in truth.items() if labels.get(finding) == "present")
         absent = sorted(c for c, labels in truth.items() if labels.get(finding) == "absent")
@@ -47,10 +48,10 @@ def noise_plan(truth: Truth, findings: Sequence[str], fraction: float, seed: int
     return flips
 
 
-def wrong_labels(store: SemanticStore, truth: Truth, findings: Sequence[str], cases: Sequence[str] | None = None) -> dict[str, dict[str, tuple[str | None, str]]]:
+def wrong_labels(store: SemanticStore, truth: Truth, findings: Sequence[str], cases: Sequence[str] | None = None) -> dict[str, dict[str, tuple[FindingState | None, FindingState]]]:
     """Case -> finding -> (current state, true state) for every evaluated finding that differs from the truth."""
     ids = sorted(truth) if cases is None else [c for c in cases if c in truth]
-    out: dict[str, dict[str, tuple[str | None, str]]] = {}
+    out: dict[str, dict[str, tuple[FindingState | None, FindingState]]] = {}
     for start in range(0, len(ids), 2000):
         for point in store.retrieve(ids[start : start + 2000]):
             labels = point.payload.get("labels") or {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
@@ -43,7 +43,7 @@ def bleu4(candidates: Sequence[str], references: Sequence[str]) -> float:
     return float(sacrebleu.corpus_bleu(list(candidates), [list(references)]).score) / 100.0
 
 
-def positive(labels: dict[str, str]) -> set[str]:
+def positive(labels: Mapping[str, str]) -> set[str]:
     """Findings stated as present or possible (``no_finding`` when the labeler calls the text normal)."""
     return {k for k, v in labels.items() if v in ("present", "uncertain")}
 
