@@ -67,6 +67,8 @@ _LEAD = re.compile(r"^(?:there (?:is|are|has been|have been)|again (?:noted|seen
                    r"\s+(?:an?\s+|the\s+)?", re.IGNORECASE)
 _TAIL = re.compile(r"\s+(?:is|are) (?:again )?(?:seen|noted|present|identified|demonstrated)(?=[.,;]|$)", re.IGNORECASE)
 _NEGATION = re.compile(r"\b(no|without|negative|otherwise)\b", re.IGNORECASE)
+# The severity a findings sentence gives an enlarged heart ("mildly enlarged"), kept when it is restated as "Mild cardiomegaly."
+_SEVERITY = re.compile(r"\b(mild|moderate|severe|marked|borderline|minimal|slight|massive)(?:ly)?\s+(?=enlarged|enlargement|increased|prominent)", re.IGNORECASE)
 
 
 class Candidate(BaseModel):
@@ -176,7 +178,7 @@ def restated_sentences(query_findings: str, plan: Plan) -> list[str]:
         sentence = sentences[index].strip()
         states = _stated(sentence)
         if set(states) <= plan.target and not any(states[f] == "present" for f in hedge & set(states)):
-            chosen.append(_shorn(sentence, states))
+            chosen.append(_in_house_terms(_shorn(sentence, states), states))
     return chosen
 
 
@@ -191,6 +193,20 @@ def _shorn(sentence: str, states: Mapping[str, str]) -> str:
     trimmed = _TAIL.sub("", _LEAD.sub("", sentence))
     trimmed = trimmed[:1].upper() + trimmed[1:]
     return trimmed if trimmed and _stated(trimmed) == dict(states) else sentence
+
+
+def _in_house_terms(sentence: str, states: Mapping[str, str]) -> str:
+    """A sentence stating only an enlarged heart in other words ("The heart is mildly enlarged.") as the impression's term ("Mild cardiomegaly.").
+
+    Radiologists name it so in the impression; the severity is kept, nothing else of the sentence
+    is (it states no other finding). Unchanged if the labeler would read the result differently.
+    """
+    if set(states) != {"cardiomegaly"} or "cardiomegaly" in sentence.lower():
+        return sentence
+    severity = list(dict.fromkeys(m.lower() for m in _SEVERITY.findall(sentence)))
+    term = " ".join([*severity, "cardiomegaly."])
+    term = f"Possible {term}" if states["cardiomegaly"] == "uncertain" else term[:1].upper() + term[1:]
+    return term if _stated(term) == dict(states) else sentence
 
 
 def _closing(base: Candidate, query_findings: str) -> tuple[list[str], list[str]]:

@@ -7,7 +7,7 @@ import pytest
 from agents.tasks.report_edit import Candidate, abnormal_positives, edit_impression, required_labels
 from agents.tasks.report_plan import ImpressionPlanner, Plan, fit_planner
 
-FINDINGS = "The heart is enlarged. Small right pleural effusion. No pneumothorax."
+FINDINGS = "The heart is mildly enlarged. Small right pleural effusion. No pneumothorax."
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +26,9 @@ def test_an_abnormal_query_restates_its_own_sentences_with_the_house_closing(pla
     out = edit_impression(FINDINGS, Plan(target={"cardiomegaly", "pleural_effusion"}), cands, planner)
     # The label-matched prior case gives only its closing; its finding sentence (the other side) is never copied.
     assert out.base_case_id == "B" and out.removed == ["Cardiomegaly with small left pleural effusion."] and not out.added
-    assert out.restated == ["The heart is enlarged.", "Small right pleural effusion."]
-    assert out.impression == "The heart is enlarged. Small right pleural effusion. No acute disease."
+    # An enlarged heart is named as impressions name it, with its severity.
+    assert out.restated == ["Mild cardiomegaly.", "Small right pleural effusion."]
+    assert out.impression == "Mild cardiomegaly. Small right pleural effusion. No acute disease."
 
 
 def test_filler_is_shorn_and_a_finding_no_clean_sentence_states_gets_the_house_phrase(planner: ImpressionPlanner) -> None:
@@ -78,7 +79,15 @@ def test_a_possible_finding_is_not_made_certain(planner: ImpressionPlanner) -> N
     plan = planner.plan(findings)
     assert plan.target == {"pleural_effusion", "cardiomegaly"} and plan.uncertain == {"pleural_effusion"}
     cands = [Candidate(case_id="F", findings="Left effusion. Large heart.", impression="Cardiomegaly. Left pleural effusion.")]
-    assert edit_impression(findings, plan, cands, planner).impression == "Possible small left pleural effusion. Heart enlarged."
+    assert edit_impression(findings, plan, cands, planner).impression == "Possible small left pleural effusion. Cardiomegaly."
     # Where the plan holds a finding as possible but the sentence states it as certain, the hedged house phrase replaces it.
     stated = edit_impression("Left pleural effusion.", Plan(target={"pleural_effusion"}, uncertain={"pleural_effusion"}), cands, planner)
     assert stated.impression == "Possible small pleural effusion." and not stated.restated
+
+
+def test_an_enlarged_heart_in_other_words_keeps_only_its_own_severity(planner: ImpressionPlanner) -> None:
+    plan = Plan(target={"cardiomegaly"})
+    assert edit_impression("Heart size is moderately enlarged.", plan, [], planner).impression == "Moderate cardiomegaly."
+    # "mild" describes the aorta here, not the heart.
+    assert edit_impression("The heart is enlarged with mild tortuosity of the aorta.", plan, [], planner).impression == "Cardiomegaly."
+    assert edit_impression("Stable cardiomegaly.", plan, [], planner).impression == "Stable cardiomegaly."  # already the term: as written
