@@ -11,9 +11,10 @@ Four arms start from the same lakehouse copy with the same label noise (see
 
 Per cycle and arm: corpus label accuracy (train, evaluated findings), propagation precision and
 recall, and the macro F1 of ``rag`` drafts (the report task's retrieve-then-edit mode: the
-impression planner picks the findings to state, the consensus impression among cases whose
-labels carry them is edited; no model, so thousands of drafts fit on 2 CPU cores) on held-out
-test cases with a bootstrap interval.
+impression planner, refitted on the arm's labels each cycle, picks the findings to state, and
+the label-matched prior cases give the phrasing; no model, so thousands of drafts fit on 2 CPU
+cores) on held-out test cases with a bootstrap interval. Noise and corrections reach the drafts
+both ways: through which prior cases are retrieved, and through what the planner learns.
 
 The propagation threshold and candidate cap are chosen on the train split only, by
 :func:`evals.feedback_tuning.tune_threshold` (another noise seed, no test case is read; ``--tune``
@@ -141,7 +142,6 @@ def evaluate_feedback(settings: Settings, *, cycles: int = 5, runs_per_cycle: in
     flips = sim.noise_plan(truth, sim.FINDINGS, noise, seed)
     noisy = {(c, f) for c, fs in flips.items() for f in fs}
     pool = sim.query_pool(truth, sim.FINDINGS, seed)
-    planner = planner_from_store(source, None, SearchFilter(split="train")) if draft_mode == "rag" else None  # texts only: noise cannot reach it
     preds: dict[str, list[set[str]]] = {}
     result_arms: dict[str, list[CycleRow]] = {}
     work = Path(tempfile.mkdtemp(prefix="sage-feedback-eval-"))
@@ -164,6 +164,8 @@ def evaluate_feedback(settings: Settings, *, cycles: int = 5, runs_per_cycle: in
                 if cycle and name == "static":  # nothing changes without feedback: the cycle-0 figures hold
                     arm.rows.append(arm.rows[0].model_copy(update={"cycle": cycle}))
                 else:
+                    # The planner learns from the arm's labels as they now are (noise and corrections are feedback events).
+                    planner = planner_from_store(arm.store, None, SearchFilter(split="train")) if draft_mode == "rag" else None
                     arm.rows.append(_row(arm, cycle, corrections, noisy, tests, refs, embedder, bootstrap_rounds, seed, preds, draft_mode, planner))
                 log.warning("%s cycle %d: %s", name, cycle, arm.rows[-1].model_dump(exclude={"macro_f1_ci"}))
             result_arms[name] = arm.rows

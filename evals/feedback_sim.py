@@ -83,7 +83,7 @@ def draft_positives(store: SemanticStore, embedder: Any, cases: Sequence[dict[st
     ``rag``: the report task's retrieve-then-edit draft (the impression planner picks the
     findings to state from the query's text, then the consensus impression among cases whose
     labels carry them is edited; no model), so corrected labels change which cases are edited.
-    ``planner``: fitted once by the caller (it reads report texts, which feedback never changes).
+    ``planner``: fitted by the caller on the arm's current labels (noise and corrections included).
     ``retrieval-only``: the nearest train case's impression under label-aware ranking.
     """
     from lakehouse.labeler import label_text

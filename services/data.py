@@ -99,8 +99,8 @@ def ingest(resources: Resources, caller: Caller, request: IngestRequest, progres
 def prepare_impression_planner(resources: Resources, progress: bool | ProgressFn = False) -> None:
     """Fit (or load, when these reports were fitted before) the report drafts' impression planner.
 
-    Done at ingest so that the first ``rag`` report does not wait for it (about 25 s on 2 cores
-    for the shipped corpus; agents.tasks.report_plan).
+    Done at ingest so that the first ``rag`` report does not wait for it (for the shipped corpus,
+    about 6 s on an idle 2-core machine and 25 s on a loaded one; agents.tasks.report_plan).
     """
     from agents.tasks.report_plan import planner_for
     from lakehouse.ingest.pipeline import _progress

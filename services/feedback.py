@@ -71,6 +71,12 @@ def _gate(resources: Resources, caller: Caller, case_id: str) -> Any:
     return governed(resources, caller, "feedback", "update_labels", resource=case_id, audit_action="feedback:correct", hint=HINT, audit=False)
 
 
+def _labels_changed(resources: Resources) -> None:
+    """After a label write: SQL sees the new labels at once, and the impression planner learns them at its next use."""
+    resources.drop("query")
+    resources.drop("impression_planner")
+
+
 def _record(resources: Resources, caller: Caller, request: CorrectionRequest) -> FeedbackResult:
     recover(resources.settings, audit=resources.audit, store=resources.store)  # finish what a killed process left half-applied
     event = FeedbackEvent(case_id=request.case_id, changes=request.changes, clinician=_clinician(caller), reason=request.reason, run_id=request.run_id,
@@ -78,7 +84,7 @@ def _record(resources: Resources, caller: Caller, request: CorrectionRequest) ->
     try:
         return record_feedback(resources.settings, event, audit=resources.audit, store=resources.store)
     finally:
-        resources.drop("query")  # SQL sees the new labels at once
+        _labels_changed(resources)
 
 
 def correct(resources: Resources, caller: Caller, request: CorrectionRequest) -> FeedbackResult:
@@ -150,7 +156,7 @@ def rollback(resources: Resources, caller: Caller, event_id: str) -> RollbackRes
         try:
             return rollback_event(resources.settings, event_id, _clinician(caller), audit=resources.audit, store=resources.store)
         finally:
-            resources.drop("query")
+            _labels_changed(resources)
 
 
 def events_for(resources: Resources, case_ids: list[str]) -> list[str]:
@@ -218,4 +224,4 @@ def decide(resources: Resources, caller: Caller, item_id: str, approve: bool, no
         try:
             return decide_item(resources.settings, request.item_id, _clinician(caller), request.approve, audit=resources.audit, store=resources.store, note=request.note)
         finally:
-            resources.drop("query")  # SQL sees the new labels at once
+            _labels_changed(resources)

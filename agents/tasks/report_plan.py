@@ -35,7 +35,7 @@ import hashlib
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ L2 = 1.0
 INFER_MIN = 15  # impressions must add the finding this often before an infer model is fitted
 RESTATE_GRID = (0.0, 0.15, 0.25, 0.35, 0.45, 0.55)  # 0.0 = always restate
 INFER_GRID = (0.2, 0.3, 0.4, 0.5, 0.6, 1.01)  # 1.01 = never infer
+KEEP_PLANNERS = 8  # fitted planners kept on disk (one per scope and set of corrections)
 _WORD = re.compile(r"[a-z0-9]+")
 _ABNORMAL = tuple(f for f in FINDING_KEYS if f != "no_finding")
 
@@ -261,30 +262,38 @@ def cosine(a: dict[str, float], b: dict[str, float]) -> float:
     return sum(v * b.get(g, 0.0) for g, v in a.items())
 
 
-def corpus_digest(reports: Sequence[tuple[str, str, str]]) -> str:
-    """Digest of (case id, findings, impression) triples, order-independent."""
+def corpus_digest(reports: Sequence[tuple[str, str, str]], corrections: Mapping[str, Mapping[str, str | None]] | None = None) -> str:
+    """Digest of (case id, findings, impression) triples and the clinicians' corrections, order-independent."""
     h = hashlib.sha256()
     for case_id, findings, impression in sorted(reports):
         h.update(f"{case_id}\x1f{findings}\x1f{impression}\x1e".encode())
+    for case_id in sorted(corrections or {}):
+        held = (corrections or {})[case_id]
+        h.update((f"{case_id}\x1d" + "".join(f"{f}={held[f]}\x1f" for f in sorted(held)) + "\x1e").encode())
     return h.hexdigest()[:16]
 
 
-def fit_planner(reports: Sequence[tuple[str, str, str]], progress: Callable[[int, int], None] | None = None) -> ImpressionPlanner:
+def fit_planner(reports: Sequence[tuple[str, str, str]], progress: Callable[[int, int], None] | None = None,
+                corrections: Mapping[str, Mapping[str, str | None]] | None = None) -> ImpressionPlanner:
     """Fit the planner on (case id, findings, impression) train-split reports (module docstring).
 
     Args:
         reports: Training reports; cases without findings or impression are skipped.
         progress: Called with (findings done, findings in all) as the per-finding models finish.
+        corrections: Case id -> finding -> state a clinician set (feedback): the case's truth where
+            it disagrees with the labeler's reading of its impression, so the planner learns from the
+            corrected labels (a finding corrected to present or uncertain counts as stated, one
+            corrected to absent or not stated as not stated).
     """
     from lakehouse.labeler import LABELER_NAME
 
     usable = sorted((i, f, m) for i, f, m in reports if f.strip() and m.strip())
     readings = [read_findings(f) for _, f, _ in usable]
-    stated = [abnormal_positives(m) for _, _, m in usable]
+    stated = [_corrected(abnormal_positives(m), (corrections or {}).get(i)) for i, _, m in usable]
     documents = Counter(g for _, f, _ in usable for g in set(ngrams(f)))
     n = len(usable)
     idf = {g: round(math.log((1 + n) / (1 + c)) + 1, 5) for g, c in documents.items() if c >= 2}
-    planner = ImpressionPlanner(labeler=LABELER_NAME, reports=n, corpus=corpus_digest(usable), idf=idf)
+    planner = ImpressionPlanner(labeler=LABELER_NAME, reports=n, corpus=corpus_digest(usable, corrections), idf=idf)
     for done, f in enumerate(_ABNORMAL, 1):
         restate = [(restate_features(r, f), f in s) for r, s in zip(readings, stated, strict=True) if f in r.positives]
         infer = [(infer_features(r), f in s) for r, s in zip(readings, stated, strict=True) if f not in r.positives]
@@ -301,6 +310,14 @@ def fit_planner(reports: Sequence[tuple[str, str, str]], progress: Callable[[int
         if progress is not None:
             progress(done, len(_ABNORMAL))
     return planner
+
+
+def _corrected(stated: set[str], held: Mapping[str, str | None] | None) -> set[str]:
+    out = set(stated)
+    for finding, state in (held or {}).items():
+        if finding in _ABNORMAL:
+            (out.add if state in ("present", "uncertain") else out.discard)(finding)
+    return out
 
 
 def _joint_f1(restate: Sequence[tuple[set[str], bool]], p_restate: Sequence[float], t_r: float,
@@ -320,38 +337,47 @@ def _joint_f1(restate: Sequence[tuple[set[str], bool]], p_restate: Sequence[floa
 
 
 def planner_from_store(store: Any, models_dir: Path | None, base_filter: Any = None, progress: Callable[[int, int], None] | None = None) -> ImpressionPlanner:
-    """The planner of the store's train-split reports (within ``base_filter``), fitted once per corpus.
+    """The planner of the store's train-split reports (within ``base_filter``), fitted once per corpus and set of corrections.
 
-    The fitted planner is saved under ``models_dir/impression-planner/<corpus digest>.json``, so a
-    re-run on the same reports loads it (seconds) instead of fitting again (about 25 s on 2 cores
-    for the shipped corpus); ingest fits it ahead of the first report. ``models_dir=None`` fits in
-    memory only.
+    It learns from the labels as clinicians left them: a finding a feedback event holds (the
+    payload's ``label_events``) counts with its corrected state (:func:`fit_planner`). A correction
+    therefore changes the digest, and the next report refits the planner (about 5 s on 2 cores for
+    the shipped corpus): the data-model co-evolution of the feedback loop reaches which findings
+    drafts state, not only which prior cases they are edited from.
+
+    The fitted planner is saved under ``models_dir/impression-planner/<digest>.json``, so a re-run
+    on the same reports and corrections loads it instead of fitting again; ingest fits it ahead of
+    the first report. Only the ``KEEP_PLANNERS`` most recent files are kept. ``models_dir=None``
+    fits in memory only.
     """
     from lakehouse.semantic import SearchFilter
 
     scope = (base_filter or SearchFilter()).model_copy(update={"split": "train"})
-    points = store.scroll(scope, limit=1_000_000)
-    reports = sorted((p.case_id, p.payload.get("findings") or "", p.payload.get("impression") or "") for p in points)
-    reports = [r for r in reports if r[1].strip() and r[2].strip()]
-    path = models_dir / "impression-planner" / f"{corpus_digest(reports)}.json" if models_dir is not None else None
+    points = [p for p in store.scroll(scope, limit=1_000_000) if (p.payload.get("findings") or "").strip() and (p.payload.get("impression") or "").strip()]
+    reports = sorted((p.case_id, p.payload["findings"], p.payload["impression"]) for p in points)
+    corrections = {p.case_id: {f: (p.payload.get("labels") or {}).get(f) for f in p.payload["label_events"]} for p in points if p.payload.get("label_events")}
+    path = models_dir / "impression-planner" / f"{corpus_digest(reports, corrections)}.json" if models_dir is not None else None
     if path is not None and path.exists():
         found = ImpressionPlanner.model_validate_json(path.read_text())
         if found.version == PLANNER_VERSION:
             return found
-    planner = fit_planner(reports, progress)
+    planner = fit_planner(reports, progress, corrections)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".part")
         partial.write_text(planner.model_dump_json())
         partial.replace(path)  # atomic: a killed fit never leaves half a planner
+        for old in sorted(path.parent.glob("*.json"), key=lambda f: f.stat().st_mtime, reverse=True)[KEEP_PLANNERS:]:
+            old.unlink(missing_ok=True)  # each correction fits a new one (about 0.3 MB)
     return planner
 
 
 def planner_for(resources: Any, base_filter: Any = None, progress: Callable[[int, int], None] | None = None) -> ImpressionPlanner:
     """The installation's planner (train split within ``base_filter``), held by ``resources`` once loaded.
 
-    An ingest through these resources drops it (``resources.drop("impression_planner")``) and fits
-    the new one; a process that did not run the ingest keeps its planner until it restarts.
+    An ingest or a label correction through these resources drops it
+    (``resources.drop("impression_planner")``); the next use loads or fits the planner of the new
+    labels. A process that did not make the change keeps its planner until it restarts.
     """
     key = "impression_planner:" + (base_filter.model_dump_json() if base_filter is not None else "train")
     return resources.derived(key, lambda: planner_from_store(resources.store, resources.settings.models_dir, base_filter, progress))  # type: ignore[no-any-return]

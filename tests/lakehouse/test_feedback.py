@@ -200,6 +200,23 @@ def test_the_corrected_study_gets_a_new_report_and_rollback_restores_it(home: Se
     assert _report(home, case, mode="rag") == before
 
 
+def test_the_planner_learns_a_correction_and_forgets_it_on_rollback(home: Settings, tmp_path: Path) -> None:
+    from agents.tasks.report_plan import planner_from_store
+
+    audit, store = AuditLog(home.audit_path), open_store(home)
+    models = tmp_path / "models"
+    before = planner_from_store(store, models)
+    case = next(p.payload for p in store.scroll(SearchFilter(split="train"), limit=200)
+                if p.payload.get("findings") and p.payload.get("impression") and (p.payload.get("labels") or {}).get("edema") != "present")
+    event = FeedbackEvent(case_id=case["case_id"], clinician=DR_A, reason="interstitial edema", changes=[FindingChange(finding="edema", old=case["labels"].get("edema"), new="present")])
+    assert record_feedback(home, event, audit=audit, store=store, rules=RULES.model_copy(update={"propagate": False})).status == "applied"
+    taught = planner_from_store(store, models)
+    assert taught.corpus != before.corpus and taught.reports == before.reports  # refitted on the corrected labels
+    rollback(home, event.event_id, DR_B, audit=audit, store=store)
+    assert planner_from_store(store, models) == before  # the labels are as before: so is the planner (loaded, not refitted)
+    assert len(list((models / "impression-planner").glob("*.json"))) == 2
+
+
 def test_later_unrelated_correction_survives_rollback(home: Settings) -> None:
     audit = AuditLog(home.audit_path)
     case = next(p.case_id for p in open_store(home).scroll(SearchFilter(split="train", findings={"cardiomegaly": "absent", "pleural_effusion": "absent"}), limit=50))

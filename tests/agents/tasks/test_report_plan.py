@@ -52,6 +52,19 @@ def test_fit_is_deterministic_and_json_round_trips() -> None:
     assert ImpressionPlanner.model_validate_json(a.model_dump_json()) == a
 
 
+def test_clinicians_corrections_are_learned_and_change_the_digest() -> None:
+    corpus = _corpus()
+    plain = fit_planner(corpus)
+    assert fit_planner(corpus, corrections={}) == plain and plain.corpus == corpus_digest(corpus)
+    healed, acute = "Healed right rib fracture deformity. Lungs clear.", "Acute displaced left rib fracture. Lungs clear."
+    # Clinicians hold that most healed fractures belong in the impression: the planner now restates them.
+    taught = fit_planner(corpus, corrections={f"OLD{i}": {"fracture": "present"} for i in range(30)})
+    assert taught.corpus != plain.corpus and plain.plan(healed).target == set() and taught.plan(healed).target == {"fracture"}
+    # ... or that most acute ones do not (corrected to not stated): it is less sure of restating those.
+    untaught = fit_planner(corpus, corrections={f"NEW{i}": {"fracture": None} for i in range(30)})
+    assert untaught.plan(acute).probabilities["fracture"] < plain.plan(acute).probabilities["fracture"] - 0.3
+
+
 def test_lexical_vectors_find_the_same_template() -> None:
     planner = fit_planner(_corpus())
     query = planner.vector("Healed right rib fracture deformity. Lungs clear.")
