@@ -122,7 +122,7 @@ class _Arm:
         return out
 
 
-def evaluate_feedback(settings: Settings, *, cycles: int = 5, runs_per_cycle: int = 20, noise: float = 0.3, n_test: int = 300, k: int = 3, threshold: float = 0.7,
+def evaluate_feedback(settings: Settings, *, cycles: int = 5, runs_per_cycle: int = 20, noise: float = 0.3, n_test: int | None = None, k: int = 3, threshold: float = 0.7,
                       max_candidates: int = 1000, seed: int = 0, bootstrap_rounds: int = 1000, arms: Sequence[str] = ARMS, out_path: Path | None = RESULTS, draft_mode: str = "rag") -> FeedbackEvalResult:
     """Run every arm over the same noise and report runs; returns (and writes) the per-cycle figures."""
     import os
@@ -259,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--runs", type=int, default=20, help="report runs per cycle")
     parser.add_argument("--noise", type=float, default=0.3)
-    parser.add_argument("--n-test", type=int, default=300)
+    parser.add_argument("--n-test", type=int, default=None, help="test cases drafted per cycle (default: every test case with findings and impression)")
     parser.add_argument("--threshold", type=float, default=None, help="propagation similarity threshold (default: the tuned one in results/feedback_tuning.json, else 0.7)")
     parser.add_argument("--max-candidates", type=int, default=None, help="cases examined per corrected finding (default: the tuned cap in results/feedback_tuning.json, else 1000)")
     parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated subset of {','.join(ARMS)} (same noise and runs whatever the subset)")

@@ -53,8 +53,8 @@ def positives(text: str) -> set[str]:
     return {k for k, v in label_text(text).items() if v == "present" and k in ABNORMAL}
 
 
-def test_cases(settings: Settings, n: int) -> list[dict[str, Any]]:
-    """The first ``n`` test-split cases (ascending numeric id) with findings and an impression."""
+def test_cases(settings: Settings, n: int | None) -> list[dict[str, Any]]:
+    """The first ``n`` test-split cases (ascending numeric id) with findings and an impression (all for ``None``)."""
     from lakehouse.semantic import SearchFilter, open_store
 
     points = open_store(settings).scroll(SearchFilter(split="test"), limit=100_000)
