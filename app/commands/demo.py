@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
         console.print(f"[bold]findings:[/] {case['findings']}")
         render_result(result)
         output = result.output or {}
-        drafter = "retrieve-then-edit from label-matched prior cases (no model call)" if output.get("mode") == "rag" else f"model {output.get('model') or '-'}"
+        drafter = "retrieve-then-edit: the case's own findings sentences, phrased after label-matched prior cases (no model call)" if output.get("mode") == "rag" else f"model {output.get('model') or '-'}"
         console.print(f"[bold]drafted by:[/] {drafter}; " + (f"adapter {output['adapter']} USED" if output.get("adapter") else "no adapter used"))
         plan = result.evidence.get("edit") or {}
         if plan:  # the impression planner's decision, so a reader sees why a finding is (not) stated
