@@ -267,8 +267,7 @@ def corpus_digest(reports: Sequence[tuple[str, str, str]], corrections: Mapping[
     h = hashlib.sha256()
     for case_id, findings, impression in sorted(reports):
         h.update(f"{case_id}\x1f{findings}\x1f{impression}\x1e".encode())
-    for case_id in sorted(corrections or {}):
-        held = (corrections or {})[case_id]
+    for case_id, held in sorted((corrections or {}).items()):
         h.update((f"{case_id}\x1d" + "".join(f"{f}={held[f]}\x1f" for f in sorted(held)) + "\x1e").encode())
     return h.hexdigest()[:16]
 
@@ -313,6 +312,7 @@ def fit_planner(reports: Sequence[tuple[str, str, str]], progress: Callable[[int
 
 
 def _corrected(stated: set[str], held: Mapping[str, str | None] | None) -> set[str]:
+    """The findings an impression states, once the case's corrected labels (``held``) overrule the labeler's reading."""
     out = set(stated)
     for finding, state in (held or {}).items():
         if finding in _ABNORMAL:
@@ -341,8 +341,8 @@ def planner_from_store(store: Any, models_dir: Path | None, base_filter: Any = N
 
     It learns from the labels as clinicians left them: a finding a feedback event holds (the
     payload's ``label_events``) counts with its corrected state (:func:`fit_planner`). A correction
-    therefore changes the digest, and the next report refits the planner (about 5 s on 2 cores for
-    the shipped corpus): the data-model co-evolution of the feedback loop reaches which findings
+    therefore changes the digest, and the next report refits the planner (about 6 s on an idle
+    2-core machine for the shipped corpus): the data-model co-evolution of the feedback loop reaches which findings
     drafts state, not only which prior cases they are edited from.
 
     The fitted planner is saved under ``models_dir/impression-planner/<digest>.json``, so a re-run
