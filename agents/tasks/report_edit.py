@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
-from agents.tasks.report_plan import ImpressionPlanner, Plan, abnormal_positives, cosine
+from agents.tasks.report_plan import ImpressionPlanner, Plan, abnormal_positives, cosine, positive_states
 from lakehouse.findings import FINDING_KEYS
 from lakehouse.retrieval import CaseEvidence
 
@@ -176,23 +176,17 @@ def restated_sentences(query_findings: str, plan: Plan) -> list[str]:
     chosen: list[str] = []
     for index in sorted({m.sentence for m in mentions if m.finding in plan.target and m.state != "absent"}):
         sentence = sentences[index].strip()
-        states = _stated(sentence)
+        states = positive_states(sentence)
         if set(states) <= plan.target and not any(states[f] == "present" for f in hedge & set(states)):
             chosen.append(_in_house_terms(_shorn(sentence, states), states))
     return chosen
-
-
-def _stated(sentence: str) -> dict[str, str]:
-    from lakehouse.labeler import label_text
-
-    return {f: v for f, v in label_text(sentence).items() if v in ("present", "uncertain") and f != "no_finding"}
 
 
 def _shorn(sentence: str, states: Mapping[str, str]) -> str:
     """``sentence`` without its leading and trailing filler, if the labeler still reads it the same."""
     trimmed = _TAIL.sub("", _LEAD.sub("", sentence))
     trimmed = trimmed[:1].upper() + trimmed[1:]
-    return trimmed if trimmed and _stated(trimmed) == dict(states) else sentence
+    return trimmed if trimmed and positive_states(trimmed) == dict(states) else sentence
 
 
 def _in_house_terms(sentence: str, states: Mapping[str, str]) -> str:
@@ -206,7 +200,7 @@ def _in_house_terms(sentence: str, states: Mapping[str, str]) -> str:
     severity = list(dict.fromkeys(m.lower() for m in _SEVERITY.findall(sentence)))
     term = " ".join([*severity, "cardiomegaly."])
     term = f"Possible {term}" if states["cardiomegaly"] == "uncertain" else term[:1].upper() + term[1:]
-    return term if _stated(term) == dict(states) else sentence
+    return term if positive_states(term) == dict(states) else sentence
 
 
 def _closing(base: Candidate, query_findings: str) -> tuple[list[str], list[str]]:
@@ -220,7 +214,7 @@ def _closing(base: Candidate, query_findings: str) -> tuple[list[str], list[str]
     closing: list[str] = []
     removed: list[str] = []
     for sentence in split_sentences(base.impression):
-        fits = not closing and not _stated(sentence) and bool(_NEGATION.search(sentence)) and set(_PLACE.findall(sentence.lower())) <= places
+        fits = not closing and not positive_states(sentence) and bool(_NEGATION.search(sentence)) and set(_PLACE.findall(sentence.lower())) <= places
         (closing if fits else removed).append(sentence)
     return closing, removed
 

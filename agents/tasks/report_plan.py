@@ -63,11 +63,16 @@ def ngrams(text: str) -> list[str]:
     return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
 
 
-def abnormal_positives(text: str) -> set[str]:
-    """Findings (``no_finding`` excluded) the labeler reads as present or uncertain in ``text``."""
+def positive_states(text: str) -> dict[str, str]:
+    """Finding -> state for the findings (``no_finding`` excluded) the labeler reads as present or uncertain in ``text``."""
     from lakehouse.labeler import label_text
 
-    return {k for k, v in label_text(text).items() if v in ("present", "uncertain") and k != "no_finding"}
+    return {k: v for k, v in label_text(text).items() if v in ("present", "uncertain") and k != "no_finding"}
+
+
+def abnormal_positives(text: str) -> set[str]:
+    """Findings (``no_finding`` excluded) the labeler reads as present or uncertain in ``text``."""
+    return set(positive_states(text))
 
 
 class FindingModel(BaseModel):
