@@ -10,8 +10,9 @@ Examples::
     sagehealth labels history CXR12
     sagehealth labels rollback --event fb-1a2b3c4d5e6f7a8b
 
-``feedback CASE ...`` is short for ``feedback correct CASE ...``: a first word that is not one of
-the group's commands is taken as a case id, so the correction command reads as it always did.
+``feedback CASE ...`` and ``feedback --case CASE ...`` are short for ``feedback correct CASE ...``:
+a first word that is not one of the group's commands is taken as a case id, so the correction
+command reads as it always did.
 """
 
 from __future__ import annotations
@@ -34,9 +35,16 @@ labels_app = typer.Typer(help="A case's label versions: history and rollback of 
 
 
 class _FeedbackGroup(TyperGroup):
-    """``feedback CASE --set ...`` next to ``feedback pending|approve|reject``: an unknown first word is a case id for ``correct``."""
+    """``feedback CASE --set ...`` (or ``--case CASE``) next to ``feedback pending|approve|reject``: an unknown first word is a case id for ``correct``."""
 
-    def resolve_command(self, ctx: Any, args: list[str]) -> Any:  # typer's own click types (typer._click) are private
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer's own click types (typer._click) are private
+        if args and args[0].startswith("--case="):
+            args = [args[0].removeprefix("--case="), *args[1:]]
+        elif len(args) > 1 and args[0] == "--case":
+            args = args[1:]
+        return super().parse_args(ctx, args)  # type: ignore[no-any-return]
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         if args and args[0] not in self.commands and not args[0].startswith("-"):
             args = ["correct", *args]
         return super().resolve_command(ctx, args)

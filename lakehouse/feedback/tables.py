@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from core.settings import Settings
-from lakehouse.raw.store import content_hash, latest_per_key
+from lakehouse.raw.store import content_hash, latest_per_key, read_delta
 
 _S, _F, _I = pa.string(), pa.float64(), pa.int64()
 
@@ -68,9 +68,7 @@ class FeedbackTables:
         """Rows: the latest version per key, or every version with ``history=True``."""
         if not self.exists(table):
             return []
-        from deltalake import DeltaTable
-
-        data = DeltaTable(str(self.path(table))).to_pyarrow_table()
+        data = read_delta(self.path(table))
         return (data if history else latest_per_key(data, SCHEMAS[table][0])).to_pylist()
 
     def append(self, table: str, rows: list[dict[str, Any]]) -> int:

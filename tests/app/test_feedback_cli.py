@@ -1,4 +1,7 @@
-"""`sagehealth feedback` holds a high-impact correction for a second reviewer; `feedback pending|approve|reject` decide it."""
+"""`sagehealth feedback` holds a high-impact correction for a second reviewer; `feedback pending|approve|reject` decide it.
+
+Corrections are made in both spellings: ``feedback CASE --set ...`` and ``feedback --case CASE --set ...``.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ def test_a_held_correction_is_approved_or_rejected_from_the_command_line(cli: ty
     first, second = [p.case_id for p in open_store(home).scroll(limit=100) if "pneumothorax" not in (p.payload.get("labels") or {})][:2]
     code, held = run(cli, "feedback", first, "--set", "pneumothorax=present", "--reason", "apical pneumothorax", *SUBMITTER)
     assert code == 0 and held["status"] == "needs_review", held
-    text = CliRunner().invoke(cli, ["feedback", second, "--set", "pneumothorax=present", "--reason", "apical pneumothorax", *SUBMITTER])
+    text = CliRunner().invoke(cli, ["feedback", "--case", second, "--set", "pneumothorax=present", "--reason", "apical pneumothorax", *SUBMITTER])
     assert text.exit_code == 0 and "needs_review" in text.stdout
     other = text.stdout.split("held as ", 1)[1].split(";", 1)[0]
     assert f"sagehealth feedback approve {other}" in text.stdout  # what the second reviewer runs

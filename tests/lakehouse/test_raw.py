@@ -57,3 +57,26 @@ def test_types_are_pinned(tmp_path: Path) -> None:
     assert str(store.scan("reports").schema.field("mesh").type) == "list<item: string>"
     with pytest.raises(RowTypeError, match="unknown column"):
         store.append("reports", [{"report_id": "CXR1", "colour": "red"}], "x", "b")
+
+
+_READ_AND_EXIT = """
+import sys
+from pathlib import Path
+from core.settings import Settings
+from lakehouse.raw.store import RawStore
+rows = RawStore(Settings(home=Path(sys.argv[1]))).scan("reports", history=True).num_rows
+assert rows == 40, rows
+"""
+
+
+def test_a_process_that_reads_a_table_exits_cleanly(tmp_path: Path) -> None:
+    """A short command that reads the raw tier exits 0: deltalake's own reader aborted about half of them at exit (exit 134)."""
+    import subprocess
+    import sys
+
+    store = RawStore(Settings(home=tmp_path))
+    for batch in range(4):  # several Parquet files, read by several I/O threads
+        store.append("reports", [_report(f"CXR{batch}{i}", f"Finding {i}.") for i in range(10)], f"{batch}.xml", f"b{batch}")
+    codes = [subprocess.run([sys.executable, "-c", _READ_AND_EXIT, str(tmp_path)], capture_output=True, text=True, timeout=120, check=False)
+             for _ in range(12)]
+    assert [(c.returncode, c.stderr[-300:]) for c in codes if c.returncode] == []
