@@ -29,6 +29,9 @@ def markdown_table(result: ReportEvalResult) -> str:
     first = rows[0]
     for key in FINDING_KEYS:
         per.append(f"| {key} | {first.support[key]} | " + " | ".join(f"{m.per_finding[key]:.2f}" for m in rows) + " |")
+    if unsupported := [k for k in FINDING_KEYS if not first.support[k]]:
+        per += ["", f"{len(unsupported)} of {len(FINDING_KEYS)} findings have no reference positive in these {result.n} cases "
+                    f"({', '.join(unsupported)}): each counts 0 in macro F1, so macro F1 is not comparable with a run on more cases."]
     return head + "\n".join(lines + per) + "\n"
 
 

@@ -28,7 +28,10 @@ def test_evaluate_reports_limit_5_writes_table_json_and_plots(small_lakehouse: S
     assert result.modes["rag"].p50_latency_s is not None and result.baselines["findings copied"].p50_latency_s is None
     data = json.loads(Path(result.outputs["json"]).read_text())
     assert data["n"] == 5 and data["modes"]["rag"]["examples"]
-    assert "| rag |" in Path(result.outputs["markdown"]).read_text()
+    table = Path(result.outputs["markdown"]).read_text()
+    assert "| rag |" in table
+    unsupported = [k for k, n in result.modes["rag"].support.items() if not n]
+    assert unsupported and f"{len(unsupported)} of 14 findings have no reference positive in these 5 cases" in table  # 5 cases never cover all 14
     for kind in ("per_finding_png", "modes_png"):
         assert Path(result.outputs[kind]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
