@@ -21,7 +21,7 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from core.errors import SageError
 from services.base import Caller, ServiceRequest, governed
@@ -62,6 +62,12 @@ class NewKey(KeyInfo):
     """A key just created: ``secret`` is shown this once and stored nowhere."""
 
     secret: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def key(self) -> str:
+        """The secret again, under the name scripts read from ``keys create --json`` (``{"key": ...}``)."""
+        return self.secret
 
 
 class KeyRequest(ServiceRequest):
