@@ -3,7 +3,8 @@
 Each input line is ``{"id": ..., "findings": ...}``; each output line
 ``{"id": ..., "impression": ..., "retrieved": [ids]}``. A bad line is
 reported with its line number and skipped; the others are processed. The output file appears
-only when complete (written to a temporary file beside it, then renamed).
+only when complete (written to a temporary file beside it, then renamed). Exit status, as for
+``ingest``: 0 every line drafted, 3 some lines skipped (the rest drafted), 1 nothing drafted.
 
 The batch is governed (``services.batch.generate_batch``): the caller's role and purpose
 must be allowed the tools the mode uses, retrieval sees only train-split cases the role may see,
@@ -128,3 +129,5 @@ def register(app: typer.Typer) -> None:
         redacted = sum(1 for r in results if r.extra.get("phi_redacted"))
         summary = {"out": str(out_path), "written": len(results), "skipped": errors, "redacted": redacted, "mode": mode, "user": person.user, "role": person.role, "purpose": purpose}
         emit(summary, as_json, render=lambda s: err_console.print(f"wrote {s['written']} impressions to {s['out']} ({len(s['skipped'])} line(s) skipped)"))
+        if errors:
+            raise typer.Exit(3)  # drafted, but not every line: a script must notice
