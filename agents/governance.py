@@ -35,6 +35,7 @@ from agents.guards import (
 from agents.workers import task_and_input
 from core.telemetry import Attr
 from tools.contract import Context, PolicyDecisionRecord, RunState, caller_context
+from tools.governance import MAX_TEXTS
 from tools.governed import GOVERNANCE_TOOLS, ActionDeniedError, authorize, decide
 
 REVIEW_ACTIONS = ("approve", "edit", "reject")
@@ -119,13 +120,15 @@ def _redact_fields(ctx: Any, output: dict[str, Any], fields: Any = None) -> list
     Returns ``"path (TYPES)"`` for each leaf where something was masked (never the PHI itself).
     """
     scope = output if fields is None else {k: output[k] for k in fields if k in output}
+    leaves = [(path, text) for path, text in strings_in(scope) if text.strip()]
     redacted: list[str] = []
-    for path, text in list(strings_in(scope)):
-        if text.strip():
-            result = ctx.call_tool("redact_phi", {"text": text})
-            if result.entities:
-                set_path(output, path, result.text)
-                redacted.append(f"{path} ({', '.join(sorted({e['type'] for e in result.entities}))})")
+    for start in range(0, len(leaves), MAX_TEXTS):  # one tool call (one analyzer pass) per MAX_TEXTS fields
+        chunk = leaves[start:start + MAX_TEXTS]
+        result = ctx.call_tool("redact_phi", {"texts": [text for _, text in chunk]})
+        for (path, _), item in zip(chunk, result.items, strict=True):
+            if item.entities:
+                set_path(output, path, item.text)
+                redacted.append(f"{path} ({', '.join(sorted({e['type'] for e in item.entities}))})")
     return redacted
 
 

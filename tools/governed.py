@@ -216,7 +216,7 @@ class GovernedInvoker:
                 try:
                     parsed = definition.args_model.model_validate(args)
                 except ValidationError as exc:
-                    raise ToolArgumentError(f"invalid arguments for tool {name!r}: {exc.errors(include_url=False)}", hint=f"see the schema of {name}") from exc
+                    raise ToolArgumentError(f"invalid arguments for tool {name!r}: {exc.errors(include_url=False, include_input=False)}", hint=f"see the schema of {name}") from exc  # never the values: they may be PHI
                 # The validated model goes straight to the tool: wrapping it in a LangChain tool per
                 # call re-validated the arguments twice and cost ~1.5 ms of a 20 ms search.
                 result = definition.run(deps, parsed)

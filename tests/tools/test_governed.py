@@ -62,3 +62,19 @@ def test_allowed_call_returns_typed_result_with_provenance(settings: Settings) -
     assert result.labels["cardiomegaly"] == "present" and result.labels["pleural_effusion"] == "absent"
     assert result.provenance.source == "labeler:rules"
     assert AuditLog(settings.audit_path).verify().ok
+
+
+def test_redaction_takes_one_text_or_many_in_one_audited_call(settings: Settings) -> None:
+    invoker = _invoker(settings, "governance")
+    texts = ["Seen by Dr. John Smith on 03/04/2021.", "present", "No acute disease.", "Call 617-555-0199 for MRN 12345678."]
+    many = invoker.call("redact_phi", {"texts": texts})
+    singles = [invoker.call("redact_phi", {"text": t}) for t in texts]
+    assert [i.text for i in many.items] == [s.text for s in singles] and many.items[1].text == "present"
+    assert "John Smith" not in many.items[0].text and "617-555-0199" not in many.items[3].text and not many.items[2].entities
+    assert [c["tool"] for c in invoker.calls] == ["redact_phi"] * 5  # the batch is one call (one span, one audit entry)
+    for bad in ({}, {"text": "a", "texts": ["b"]}, {"texts": []}, {"texts": ["x"] * 257}, {"text": "a", "extra": 1}):
+        with pytest.raises(ToolArgumentError):
+            invoker.call("redact_phi", bad)
+    with pytest.raises(ToolArgumentError) as refused:  # too long: the message names the field, never its text
+        invoker.call("redact_phi", {"texts": ["Patient John Smith. " * 1001]})
+    assert "John Smith" not in refused.value.message and "texts" in refused.value.message
