@@ -15,7 +15,8 @@ import typer
 
 import app.commands as commands_pkg
 
-app = typer.Typer(name="sagehealth", help="Governed, traced clinical AI agents over your own data, offline.", no_args_is_help=True, pretty_exceptions_show_locals=False)
+app = typer.Typer(name="sagehealth", help="Governed, traced clinical AI agents over your own data, offline.", no_args_is_help=True, pretty_exceptions_show_locals=False,
+                  epilog="Start with: sagehealth ingest, then sagehealth demo (make demo runs both). Every command's --help ends with examples.")
 
 
 def _offline_defaults() -> None:
@@ -34,6 +35,8 @@ def _offline_defaults() -> None:
 
 
 def _register_all() -> None:
+    if app.registered_commands or app.registered_groups:
+        return  # already mounted (a test and main() in one process)
     for info in sorted(pkgutil.iter_modules(commands_pkg.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"app.commands.{info.name}")
         register = getattr(module, "register", None)
@@ -43,9 +46,12 @@ def _register_all() -> None:
 
 def main() -> None:
     """Entry point of the console script."""
+    from app.help_examples import add_examples
+
     _offline_defaults()
     logging.basicConfig(level=os.environ.get("SAGE_LOG_LEVEL", "WARNING"))
     _register_all()
+    add_examples(app)
     app()
 
 

@@ -52,8 +52,10 @@ class Resources:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # guards the dicts below, never held while something is built
         self._open: dict[str, Any] = {}
+        self._building: dict[str, threading.Lock] = {}  # one per name: a name is built once at a time
+        self._generation: dict[str, int] = {}  # bumped by drop(): a build that raced a drop is not kept
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Resources:
@@ -87,11 +89,28 @@ class Resources:
             resources.close()
 
     def derived(self, name: str, build: Callable[[], T]) -> T:
-        """A value computed once from these backends (e.g. the router's task vectors)."""
+        """A value computed once from these backends (e.g. the router's task vectors).
+
+        A slow build (the impression planner refits in 6-26 s after a label correction; the
+        de-identifier loads in ~4 s) holds up only callers of the same name, who wait for that one
+        build instead of starting their own. Every other backend stays available meanwhile: a
+        server's searches do not stall behind one report's refit. A build that a :meth:`drop`
+        overtook (the labels changed while it read them) is handed to its caller but not kept.
+        """
         with self._lock:
-            if name not in self._open:
-                self._open[name] = build()
-            return self._open[name]  # type: ignore[no-any-return]
+            if name in self._open:
+                return self._open[name]  # type: ignore[no-any-return]
+            gate = self._building.setdefault(name, threading.Lock())
+        with gate:
+            with self._lock:
+                if name in self._open:  # built by the caller we waited for
+                    return self._open[name]  # type: ignore[no-any-return]
+                generation = self._generation.get(name, 0)
+            value = build()
+            with self._lock:
+                if self._generation.get(name, 0) == generation:
+                    self._open[name] = value
+            return value
 
     def drop(self, name: str) -> None:
         """Forget one backend and what was derived from it (``name:...``), closing them.
@@ -102,6 +121,8 @@ class Resources:
         with self._lock:
             names = [n for n in self._open if n == name or n.startswith(name + ":")]
             values = [self._open.pop(n) for n in names]
+            for n in {*names, *(b for b in self._building if b == name or b.startswith(name + ":"))}:
+                self._generation[n] = self._generation.get(n, 0) + 1
         for value in values:
             close = getattr(value, "close", None)
             if callable(close):
@@ -111,6 +132,8 @@ class Resources:
         """Close every opened backend that holds files or locks (idempotent)."""
         with self._lock:
             opened, self._open = list(self._open.values()), {}
+            for n in self._building:  # a build still running is not kept either
+                self._generation[n] = self._generation.get(n, 0) + 1
         for value in opened:
             close = getattr(value, "close", None)
             if not callable(close):

@@ -6,6 +6,7 @@ Examples::
     sagehealth adapt list --json
     sagehealth adapt show indiana-v1
     sagehealth adapt merge indiana-v1 --out ./export/indiana-v1
+    sagehealth adapt delete indiana-v1
 """
 
 from __future__ import annotations

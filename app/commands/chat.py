@@ -2,14 +2,12 @@
 
 Examples::
 
-    sagehealth chat                                   # interactive; /exit to quit
+    sagehealth chat                                   # interactive: /trace, /thread ID, /help, /exit
     sagehealth chat --message "Draft an impression: heart enlarged, small left effusion" --thread t1
     sagehealth chat --message "and which drugs interact with warfarin?" --thread t1 --json
 """
 
 from __future__ import annotations
-
-import uuid
 
 import typer
 
@@ -29,37 +27,41 @@ def register(app: typer.Typer) -> None:
         purpose: str = PurposeOpt,
         as_json: bool = JsonOpt,
     ) -> None:
-        """Chat with the clinical agents; answers stream as they are written."""
+        """Chat with the clinical agents; answers stream as they are written.
+
+        Interactive without --message: /trace shows the last turn's decisions, /thread ID
+        switches threads, /help lists the commands, arrow keys recall this session's lines.
+        """
+        from app.chat_repl import ChatLoop, new_thread
+        from app.tracetree import build_tree, render_tree
         from services.chat import ChatRequest, turn
+        from services.runs import trace
 
         resources = open_resources()
         person = who(resources, user, role, purpose)
-        thread_id = thread or f"chat-{uuid.uuid4().hex[:10]}"
 
-        def send(text: str) -> None:
+        def send(thread_id: str, text: str) -> str | None:
             stream = None if as_json else (lambda chunk: console.print(chunk, end="", markup=False, highlight=False))
             try:
                 reply = turn(resources, person, ChatRequest(thread_id=thread_id, message=text), on_delta=stream)
             except SageError as exc:
                 fail(exc, as_json)
-                return
+                return None
             if as_json:
                 emit(reply, True)
             else:
                 if reply.status != "done":
                     console.print(reply.text, markup=False)
                 console.print(f"\n[dim]thread {reply.thread_id} · task {reply.task} · run {reply.run_id} · {reply.status}[/]")
+            return reply.run_id
+
+        def show_trace(run_id: str) -> None:
+            try:
+                console.print(render_tree(run_id, build_tree(trace(resources, person, run_id))))
+            except SageError as exc:
+                console.print(f"[red]{exc.message}[/]")
 
         if message is not None:
-            send(message)
+            send(thread or new_thread(), message)
             return
-        console.print(f"[bold]sagehealth chat[/] (thread {thread_id}; /exit to quit)")
-        while True:
-            try:
-                text = console.input("[bold cyan]you>[/] ").strip()
-            except (EOFError, KeyboardInterrupt):
-                break
-            if text in ("/exit", "/quit"):
-                break
-            if text:
-                send(text)
+        ChatLoop(console, send, show_trace, thread or new_thread()).run()

@@ -3,6 +3,10 @@
 Picks a test case with at least one positive finding, drafts its impression with retrieval
 (the case itself is never retrieved), and prints the draft, the evidence with similarities,
 the policy decisions and the run's trace tree. Run ``sagehealth ingest`` first (``make demo``).
+Examples::
+
+    sagehealth demo
+    sagehealth demo --adapter impression-lora --json
 """
 
 from __future__ import annotations

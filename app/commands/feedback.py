@@ -3,6 +3,7 @@
 Examples::
 
     sagehealth feedback CXR880 --set cardiomegaly=absent --reason "heart size normal on review" --user dr-lee --role radiologist
+    sagehealth feedback correct CXR880 --set cardiomegaly=absent --reason "heart size normal on review" --run run-38772397a705
     sagehealth feedback CXR12 --set pneumonia=absent --set atelectasis=present --was pneumonia=present --reason "linear opacity is atelectasis"
     sagehealth feedback pending --user dr-kim --role radiologist
     sagehealth feedback approve fb-1a2b3c4d5e6f7a8b --user dr-kim --role radiologist

@@ -5,6 +5,7 @@ the pack must grant the caller's role ``import_interactions`` (clinicians and ra
 ``*``, data engineers by name); the decision and the import are audited. Example::
 
     sagehealth knowledge import-interactions pharmacy.csv --user eng-1 --role data_engineer --purpose operations
+    sagehealth knowledge interactions --json
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""``sagehealth run TASK --input JSON`` (one traced graph run) and ``sagehealth plan "TEXT"``.
+"""``sagehealth run TASK --input JSON`` (one traced graph run), ``resume`` and ``sagehealth plan "TEXT"``.
 
 Examples::
 
     sagehealth run report --input '{"findings": "Heart size is enlarged. Small left effusion."}' --role clinician
     sagehealth run interactions --input @request.json --json
+    sagehealth resume run-db0665623af1      # a run a crash interrupted, from its last checkpoint
     sagehealth plan "which drugs interact with warfarin?" --json
 """
 
